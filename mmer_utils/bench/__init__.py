@@ -1,0 +1,13 @@
+"""Full-data benchmarks: one command per chapter, records in ``results/<chapter>.json``.
+
+``python -m mmer_utils.bench CHAPTER --full`` trains and evaluates a chapter's models
+with the same package functions its notebooks call, saves one
+:class:`~mmer_utils.results.BenchRecord` per number and regenerates ``RESULTS.md``.
+``python -m mmer_utils.bench report`` only regenerates ``RESULTS.md``.
+
+A chapter registers its benchmark in :data:`CHAPTERS` as ``name -> "module:function"``;
+the function takes ``full: bool`` and returns a list of records.
+"""
+
+#: chapter name -> "module:function" returning a list of BenchRecord (filled in by each chapter).
+CHAPTERS: dict[str, str] = {}

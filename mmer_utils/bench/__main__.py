@@ -1,0 +1,46 @@
+"""``python -m mmer_utils.bench report | CHAPTER [--full]``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import shlex
+import sys
+
+from ..errors import MmerError
+from ..results import save_records, write_results_md
+from . import CHAPTERS
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python -m mmer_utils.bench")
+    parser.add_argument("chapter", help=f"report, or one of: {', '.join(CHAPTERS) or '(no chapter benchmark yet)'}")
+    parser.add_argument("--full", action="store_true", help="the full data (otherwise a quick smoke run, not saved)")
+    args = parser.parse_args(argv)
+    if args.chapter == "report":
+        print(f"wrote {write_results_md()}")
+        return 0
+    if args.chapter not in CHAPTERS:
+        print(f"error: no benchmark named {args.chapter!r}; available: report, {', '.join(CHAPTERS) or 'none yet'}",
+              file=sys.stderr)
+        return 2
+    module, func = CHAPTERS[args.chapter].split(":")
+    command = "python -m mmer_utils.bench " + " ".join(shlex.quote(a) for a in argv)
+    try:
+        records = getattr(importlib.import_module(module), func)(full=args.full, command=command)
+    except MmerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for rec in records:
+        print(f"{rec.model:<40} {rec.protocol:<30} {rec.split:<8} {rec.metric:<12} {rec.value:.4f}")
+    if args.full:
+        path = save_records(args.chapter, records)
+        print(f"wrote {path} and {write_results_md()}")
+    else:
+        print("quick run: records not saved (use --full for published numbers)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Where the data lives, where caches go, and how runs are seeded.
+
+One environment variable, ``MMER_DATA_DIR``, points at the data root; without
+it the course uses ``data/`` at the root of the repository (or of the current
+folder when the package is installed from PyPI).
+
+>>> from mmer_utils import config
+>>> root = config.data_root(must_exist=False)
+>>> root.name in {"data", "shared"} or root.is_absolute()
+True
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from pathlib import Path
+
+from .errors import DataNotFoundError
+
+#: Environment variable that points at the data root.
+DATA_ENV = "MMER_DATA_DIR"
+#: Environment variable that points at the cache folder (features, trained models).
+CACHE_ENV = "MMER_CACHE_DIR"
+#: Seed used by every notebook and benchmark unless told otherwise.
+DEFAULT_SEED = 42
+
+
+def repo_root() -> Path | None:
+    """Return the repository folder when the package runs from a checkout, else None."""
+    here = Path(__file__).resolve().parent.parent
+    if (here / "pyproject.toml").is_file() and (here / "mmer_utils").is_dir():
+        return here
+    return None
+
+
+def data_root(*, must_exist: bool = True) -> Path:
+    """Return the data root: ``$MMER_DATA_DIR``, else ``data/`` in the repository.
+
+    Parameters
+    ----------
+    must_exist : bool
+        Raise :class:`~mmer_utils.errors.DataNotFoundError` with a one-line fix
+        when the folder does not exist.
+    """
+    env = os.environ.get(DATA_ENV)
+    if env:
+        root = Path(env).expanduser().resolve()
+    else:
+        base = repo_root() or Path.cwd()
+        root = (base / "data").resolve()
+    if must_exist and not root.is_dir():
+        raise DataNotFoundError(
+            f"data root {root} does not exist: create it and fetch a data set "
+            f"(python -m mmer_utils.datasets fetch NAME), or set {DATA_ENV} to the folder that holds your data"
+        )
+    return root
+
+
+def cache_dir(*parts: str) -> Path:
+    """Return (and create) a folder for caches: ``$MMER_CACHE_DIR`` or ``<repo>/build/cache``.
+
+    Caches hold derived files (features, trained models); they are never committed.
+    """
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        base = Path(env).expanduser()
+    else:
+        base = (repo_root() or Path.cwd()) / "build" / "cache"
+    path = base.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def setup_nltk(root: Path | None = None) -> Path | None:
+    """Point NLTK at ``<data root>/nltk_data`` when that folder exists; return it.
+
+    Nothing is downloaded: without the folder NLTK keeps its usual search path.
+    """
+    try:
+        root = root or data_root()
+    except DataNotFoundError:
+        return None
+    nltk_dir = root / "nltk_data"
+    if not nltk_dir.is_dir():
+        return None
+    import nltk
+
+    if str(nltk_dir) not in nltk.data.path:
+        nltk.data.path.insert(0, str(nltk_dir))
+    os.environ.setdefault("NLTK_DATA", str(nltk_dir))
+    return nltk_dir
+
+
+def set_seed(seed: int = DEFAULT_SEED) -> int:
+    """Seed Python, NumPy and (when imported) TensorFlow/Keras; return the seed.
+
+    Deep models on a CPU are then repeatable run to run on the same machine;
+    across machines small differences remain (thread scheduling, BLAS).
+    """
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    import numpy as np
+
+    np.random.seed(seed)
+    if "keras" in sys.modules or "tensorflow" in sys.modules:
+        import keras
+
+        keras.utils.set_random_seed(seed)
+    return seed
+
+
+def in_colab() -> bool:
+    """True when running inside Google Colab."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def short_errors_in_notebooks() -> bool:
+    """Show :class:`~mmer_utils.errors.MmerError` in IPython as one line, not a traceback.
+
+    Called when the package is imported; returns True when a shell was found.
+    The error still stops the cell (papermill and CI see the failure).
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    from .errors import MmerError
+
+    def _one_line(self, etype, value, tb, tb_offset=None):
+        print(f"{etype.__name__}: {value}", file=sys.stderr)
+        return None
+
+    shell.set_custom_exc((MmerError,), _one_line)
+    return True

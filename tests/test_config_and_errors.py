@@ -1,0 +1,68 @@
+import subprocess
+import sys
+
+import pytest
+
+from mmer_utils import config
+from mmer_utils.errors import DataNotFoundError, DataLayoutError
+
+
+def test_data_root_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("MMER_DATA_DIR", str(tmp_path))
+    assert config.data_root() == tmp_path.resolve()
+    monkeypatch.setenv("MMER_DATA_DIR", str(tmp_path / "nope"))
+    with pytest.raises(DataNotFoundError, match="MMER_DATA_DIR"):
+        config.data_root()
+    monkeypatch.delenv("MMER_DATA_DIR")
+    assert config.data_root(must_exist=False).name == "data"
+
+
+def test_missing_dataset_is_one_actionable_line(isolated_root):
+    from mmer_utils import datasets
+
+    for name, hint in [("ravdess", "fetch ravdess"), ("fer2013", "kaggle"), ("essays", "essays.csv"),
+                       ("meld", "fetch meld"), ("emotion", "fetch emotion")]:
+        with pytest.raises(DataNotFoundError) as info:
+            datasets.loader_for(name)()
+        message = str(info.value)
+        assert "\n" not in message and hint in message and str(isolated_root) in message
+
+
+def test_wrong_layout_says_what_was_expected(isolated_root):
+    from mmer_utils import datasets
+
+    (isolated_root / "ravdess" / "somewhere").mkdir(parents=True)
+    with pytest.raises(DataLayoutError, match="Actor_XX"):
+        datasets.load_ravdess()
+    (isolated_root / "meld").mkdir()
+    with pytest.raises(DataLayoutError, match="train_sent_emo.csv"):
+        datasets.load_meld()
+
+
+def test_seed_makes_numpy_and_keras_repeatable():
+    import numpy as np
+
+    config.set_seed(3)
+    a = np.random.rand(3)
+    config.set_seed(3)
+    assert (np.random.rand(3) == a).all()
+
+
+def test_cli_prints_one_line_not_a_traceback(isolated_root):
+    out = subprocess.run([sys.executable, "-m", "mmer_utils.datasets", "verify", "meld"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip().count("\n") == 0 and "fetch meld" in out.stderr
+
+
+def test_notebook_shows_mmer_errors_as_one_line():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        assert config.short_errors_in_notebooks()
+        result = shell.run_cell("from mmer_utils.errors import DataNotFoundError\nraise DataNotFoundError('x missing: run fetch x')")
+        assert isinstance(result.error_in_exec, DataNotFoundError)  # the cell still fails
+    finally:
+        InteractiveShell.clear_instance()

@@ -1,0 +1,36 @@
+import json
+
+import pytest
+
+from mmer_utils import results
+
+
+def test_record_metric_replaces_the_same_metric_and_keeps_others(isolated_root, tmp_path):
+    results.record_metric("svm", "actor folds", "accuracy", 0.5, notebook="02_audio/01_x.ipynb")
+    results.record_metric("svm", "actor folds", "accuracy", 0.6, notebook="02_audio/01_x.ipynb")
+    results.record_metric("svm", "actor folds", "uar", 0.55, notebook="02_audio/01_x.ipynb")
+    recs = results.load_metrics(tmp_path / "metrics")
+    assert [(r["metric"], r["value"]) for r in recs] == [("accuracy", 0.6), ("uar", 0.55)]
+
+
+def test_benchmark_records_and_results_md(tmp_path):
+    rec = results.BenchRecord(chapter="audio", model="MFCC + SVM", protocol="6 actor folds", split="test",
+                              metric="accuracy", value=0.6123, train_seconds=12.3,
+                              command="python -m mmer_utils.bench audio --full")
+    path = results.save_records("audio", [rec], directory=tmp_path)
+    data = json.loads(path.read_text())
+    assert set(results.RECORD_FIELDS) <= set(data[0])
+    assert data[0]["machine"] and data[0]["date"]
+    # a later run replaces its own row and keeps the others
+    rec2 = results.BenchRecord(**{**rec.__dict__, "value": 0.7})
+    other = results.BenchRecord(**{**rec.__dict__, "model": "CNN-LSTM"})
+    results.save_records("audio", [rec2, other], directory=tmp_path)
+    data = json.loads(path.read_text())
+    assert sorted((r["model"], r["value"]) for r in data) == [("CNN-LSTM", 0.6123), ("MFCC + SVM", 0.7)]
+    md = results.write_results_md(tmp_path / "RESULTS.md", directory=tmp_path).read_text()
+    assert "| MFCC + SVM | 6 actor folds | test | accuracy | 70.0 % | 12 s | `python -m mmer_utils.bench audio --full` |" in md
+
+
+def test_records_missing_fields_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="lacks"):
+        results.save_records("x", [{"chapter": "x", "model": "m"}], directory=tmp_path)

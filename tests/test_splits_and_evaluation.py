@@ -1,0 +1,57 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmer_utils import evaluation, splits
+
+
+def test_actor_folds_partition_the_24_actors_balanced_by_sex():
+    folds = splits.actor_folds()
+    assert len(folds) == 6
+    flat = [a for f in folds for a in f]
+    assert sorted(flat) == list(range(1, 25))
+    for fold in folds:
+        assert sum(a % 2 for a in fold) == 2  # two men (odd ids), two women
+
+
+def test_actor_split_never_shares_an_actor():
+    actors = np.repeat(np.arange(1, 25), 60)
+    for fold, masks in splits.iter_actor_splits(actors):
+        assert not (masks["train"] & masks["test"]).any()
+        assert not (masks["train"] & masks["val"]).any()
+        assert not (masks["val"] & masks["test"]).any()
+        assert (masks["train"] | masks["val"] | masks["test"]).all()
+        assert set(actors[masks["test"]]) == set(splits.actor_folds()[fold])
+        assert len(set(actors[masks["train"]])) == 16
+
+
+def test_fer_split_and_kfold_are_fixed():
+    df = pd.DataFrame({"usage": ["Training", "PublicTest", "PrivateTest", "Training"]})
+    m = splits.fer_split(df)
+    assert m["train"].tolist() == [True, False, False, True] and m["test"].tolist() == [False, False, True, False]
+    a = splits.kfold_indices(100, n_splits=10, seed=1)
+    b = splits.kfold_indices(100, n_splits=10, seed=1)
+    assert all((x[1] == y[1]).all() for x, y in zip(a, b))
+    assert sorted(np.concatenate([t for _, t in a]).tolist()) == list(range(100))
+
+
+def test_metrics_on_a_worked_example():
+    y = ["a", "a", "a", "b"]
+    p = ["a", "a", "b", "b"]
+    s = evaluation.classification_scores(y, p)
+    assert s["accuracy"] == pytest.approx(0.75)
+    assert s["uar"] == pytest.approx((2 / 3 + 1) / 2)
+    assert s["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2)
+    assert s["weighted_f1"] == pytest.approx(0.75 * 0.8 + 0.25 * 2 / 3)
+    assert evaluation.majority_baseline(["x", "x", "y"], ["x", "y"]) == 0.5
+    r = evaluation.per_class_recall(y, p, labels=["a", "b"])
+    assert r["a"] == pytest.approx(2 / 3) and r["b"] == 1.0
+
+
+def test_confusion_matrix_plot_normalises_rows():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = evaluation.plot_confusion_matrix(["a", "a", "b"], ["a", "b", "b"], labels=["a", "b"], title="t")
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["0.50", "0.50", "0.00", "1.00"]
