@@ -26,7 +26,7 @@ from .fetch import fetch, model_path
 from .meld import load_meld
 from .ravdess import load_ravdess, load_ravdess_action_units, parse_ravdess_name
 from .registry import DATASETS, get_spec
-from .verify import verify
+from .integrity import verify
 
 LOADERS = {
     "fer2013": load_fer2013,

@@ -17,7 +17,6 @@ Three guarantees that the rest of :mod:`mmer_utils.datasets` relies on:
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import http.client
 import os
@@ -42,7 +41,7 @@ from ..errors import UnreadableFileError, UnsafeArchiveError
 
 __all__ = ["download", "safe_extract", "sha256sum", "verify_files"]
 
-USER_AGENT = "mmer_utils (https://pypi.org/project/mmer-utils/; python-urllib)"
+USER_AGENT = "mmer_utils (Python urllib)"  # some hosts refuse the default Python-urllib agent
 
 # Seconds to wait before retry number k is ``k * _RETRY_DELAY_S``: short enough
 # not to annoy, long enough for a flaky Wi-Fi or a restarting server.

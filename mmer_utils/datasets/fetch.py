@@ -73,7 +73,7 @@ def fetch(name: str, root: str | Path | None = None, *, archive: str | Path | No
 
 
 def _check_extracted(name: str, target: Path) -> list[str]:
-    from .verify import shipped_checksums
+    from .integrity import shipped_checksums
 
     expected = shipped_checksums(name)
     return verify_files(target, expected) if expected and name == "ravdess" else []
