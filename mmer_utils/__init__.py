@@ -9,6 +9,8 @@ records and RESULTS.md), :mod:`mmer_utils.course` (runs every notebook).
 
 __version__ = "0.1.0"
 
+from .config import setup_nltk as _setup_nltk
 from .config import short_errors_in_notebooks as _short_errors
 
 _short_errors()
+_setup_nltk()

@@ -76,7 +76,9 @@ def cache_dir(*parts: str) -> Path:
 def setup_nltk(root: Path | None = None) -> Path | None:
     """Point NLTK at ``<data root>/nltk_data`` when that folder exists; return it.
 
-    Nothing is downloaded: without the folder NLTK keeps its usual search path.
+    Called when the package is imported. Nothing is downloaded, and NLTK is not
+    imported here: ``NLTK_DATA`` is set for a later import, and an already
+    imported NLTK gets the folder at the front of ``nltk.data.path``.
     """
     try:
         root = root or data_root()
@@ -85,11 +87,13 @@ def setup_nltk(root: Path | None = None) -> Path | None:
     nltk_dir = root / "nltk_data"
     if not nltk_dir.is_dir():
         return None
-    import nltk
-
-    if str(nltk_dir) not in nltk.data.path:
-        nltk.data.path.insert(0, str(nltk_dir))
-    os.environ.setdefault("NLTK_DATA", str(nltk_dir))
+    current = os.environ.get("NLTK_DATA", "")
+    if str(nltk_dir) not in current.split(os.pathsep):
+        os.environ["NLTK_DATA"] = os.pathsep.join(p for p in (str(nltk_dir), current) if p)
+    if "nltk" in sys.modules:
+        paths = sys.modules["nltk"].data.path
+        if str(nltk_dir) not in paths:
+            paths.insert(0, str(nltk_dir))
     return nltk_dir
 
 

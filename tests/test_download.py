@@ -357,17 +357,30 @@ def test_unsafe_archive_writes_nothing(tmp_path, case):
 
     with pytest.raises(UnsafeArchiveError) as info:
         safe_extract(archive, target)
-    assert str(archive) in str(info.value)
+    message = str(info.value)
+    assert str(archive) in message and "nothing was extracted" in message
+    reason = {"dotdot": "outside", "absolute": "absolute", "drive": "absolute", "backslash": "absolute",
+              "symlink": "link", "hardlink": "link", "fifo": "FIFO", "device": "device"}
+    word = next(v for k, v in reason.items() if k in case)
+    word = "outside" if case == "zip-backslash-dotdot" else word
+    assert word in message
     assert list(out.iterdir()) == []  # no target, no temp folder, no evil.txt
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "src"]
     assert [p.name for p in src.iterdir()] == [archive.name]
 
 
-@pytest.mark.parametrize("kind", ["garbage", "truncated-zip", "truncated-tar.gz", "truncated-tar.xz"])
+@pytest.mark.parametrize("kind", ["garbage", "bad-central-directory", "truncated-zip", "truncated-tar.gz",
+                                  "truncated-tar.xz"])
 def test_unreadable_archive(tmp_path, kind):
     if kind == "garbage":
         bad = tmp_path / "data.zip"
         bad.write_bytes(b"this is not an archive at all" * 100)
+    elif kind == "bad-central-directory":
+        # The end record is intact (zipfile.is_zipfile says yes) but the directory it points to is not.
+        data = make_zip(tmp_path / "good.zip").read_bytes()
+        bad = tmp_path / "bad.zip"
+        bad.write_bytes(data.replace(b"PK\x01\x02", b"XX\x01\x02"))
+        assert zipfile.is_zipfile(bad)
     else:
         suffix = kind.split("-", 1)[1]
         if suffix == "zip":
@@ -403,11 +416,13 @@ def test_extract_detects_format_by_content_and_merges(tmp_path):
     target = tmp_path / "out"
     (target / "clips").mkdir(parents=True)
     (target / "clips" / "a.txt").write_bytes(b"old")
+    (target / "clips" / "mine.txt").write_bytes(b"keep me too")
     (target / "mine.txt").write_bytes(b"keep me")
     files = safe_extract(archive, target)
     assert files == sorted(target / name for name in CONTENTS)
     assert (target / "clips" / "a.txt").read_bytes() == CONTENTS["clips/a.txt"]  # replaced
     assert (target / "mine.txt").read_bytes() == b"keep me"  # merged, not wiped
+    assert (target / "clips" / "mine.txt").read_bytes() == b"keep me too"
 
 
 def test_members_root_and_dot_entries(tmp_path):
