@@ -136,8 +136,11 @@ def short_errors_in_notebooks() -> bool:
     from .errors import MmerError
 
     def _one_line(self, etype, value, tb, tb_offset=None):
-        print(f"{etype.__name__}: {value}", file=sys.stderr)
-        return None
+        # A one-line "traceback": the kernel still reports an error (name and message)
+        # to Jupyter and papermill, without the frames of the package.
+        stb = [f"{etype.__name__}: {value}"]
+        self._showtraceback(etype, value, stb)
+        return stb
 
     shell.set_custom_exc((MmerError,), _one_line)
     return True

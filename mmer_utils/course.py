@@ -75,6 +75,8 @@ def run_notebook(notebook: Path, output: Path, *, quick: bool = True, parameters
     import papermill as pm
 
     notebook = Path(notebook)
+    if os.environ.get(config.DATA_ENV):  # kernels start in the notebook's folder: make the root absolute
+        os.environ[config.DATA_ENV] = str(config.data_root(must_exist=False))
     declared = pm.inspect_notebook(str(notebook))
     params = {"QUICK": quick, **(parameters or {})}
     params = {k: v for k, v in params.items() if k in declared}
@@ -96,8 +98,10 @@ def run_course(*, quick: bool = True, strict: bool = False, only: str | None = N
                out_dir: Path | None = None, notebooks: list[Path] | None = None) -> list[RunResult]:
     """Run every notebook; return one :class:`RunResult` per notebook (failures don't stop the rest)."""
     root = config.repo_root() or Path.cwd()
-    out_dir = Path(out_dir) if out_dir else root / "build"
+    out_dir = Path(out_dir).resolve() if out_dir else root / "build"
     os.environ[METRICS_ENV] = str(out_dir / "metrics")
+    # Kernels start in the notebook's folder: a relative data root must not change meaning there.
+    os.environ[config.DATA_ENV] = str(config.data_root(must_exist=False))
     nb_root = notebooks_dir()
     results = []
     for nb in notebooks or list_notebooks(nb_root):

@@ -74,6 +74,14 @@ def test_a_failing_cell_is_named(tmp_path):
         course.run_notebook(nb, tmp_path / "out.ipynb")
     message = str(info.value)
     assert "01_broken.ipynb" in message and "cell 3" in message and "ValueError: boom" in message
+    # the package's own errors show as one line in the notebook and still name the error
+    nb = _write(tmp_path / "02_missing.ipynb", [params, new_code_cell(
+        "import mmer_utils\nfrom mmer_utils.errors import DataNotFoundError\nraise DataNotFoundError('meld missing: run fetch meld')")])
+    with pytest.raises(course.NotebookFailed, match="DataNotFoundError: meld missing: run fetch meld"):
+        course.run_notebook(nb, tmp_path / "out2.ipynb")
+    error = [o for c in nbformat.read(tmp_path / "out2.ipynb", as_version=4).cells for o in c.get("outputs", [])
+             if o.output_type == "error"]
+    assert error and error[0].traceback == ["DataNotFoundError: meld missing: run fetch meld"]
 
 
 def test_runner_passes_quick_skips_missing_data_and_tabulates_metrics(tmp_path, isolated_root):
