@@ -34,3 +34,16 @@ def test_benchmark_records_and_results_md(tmp_path):
 def test_records_missing_fields_are_refused(tmp_path):
     with pytest.raises(ValueError, match="lacks"):
         results.save_records("x", [{"chapter": "x", "model": "m"}], directory=tmp_path)
+
+
+def test_bench_cli_report_and_unknown_benchmark(tmp_path, monkeypatch, capsys):
+    from mmer_utils import config
+    from mmer_utils.bench.__main__ import main
+
+    monkeypatch.setattr(config, "repo_root", lambda: tmp_path)
+    (tmp_path / "results").mkdir()
+    results.save_records("audio", [results.BenchRecord("audio", "m", "p", "test", "accuracy", 0.5, 1.0, "cmd")])
+    assert main(["report"]) == 0
+    assert "| m | p | test | accuracy | 50.0 % |" in (tmp_path / "RESULTS.md").read_text()
+    assert main(["no-such-chapter"]) == 2
+    assert "available: report" in capsys.readouterr().err

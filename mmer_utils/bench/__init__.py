@@ -9,5 +9,9 @@ A chapter registers its benchmark in :data:`CHAPTERS` as ``name -> "module:funct
 the function takes ``full: bool`` and returns a list of records.
 """
 
-#: chapter name -> "module:function" returning a list of BenchRecord (filled in by each chapter).
-CHAPTERS: dict[str, str] = {}
+#: benchmark name -> "module:function(full, command)" returning a list of BenchRecord.
+CHAPTERS: dict[str, str] = {
+    "audio": "mmer_utils.bench.audio:run",  # both below, in one run
+    "audio-classic": "mmer_utils.bench.audio_classic:run",  # features + SVM, openSMILE peer
+    "audio-deep": "mmer_utils.bench.audio_deep:run",  # CNN-LSTM, 2-D CNN (resumable per fold)
+}

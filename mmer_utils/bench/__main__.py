@@ -35,8 +35,12 @@ def main(argv=None) -> int:
     for rec in records:
         print(f"{rec.model:<40} {rec.protocol:<30} {rec.split:<8} {rec.metric:<12} {rec.value:.4f}")
     if args.full:
-        path = save_records(args.chapter, records)
-        print(f"wrote {path} and {write_results_md()}")
+        by_chapter: dict[str, list] = {}
+        for rec in records:  # records say which chapter file they belong to
+            by_chapter.setdefault(rec.chapter, []).append(rec)
+        for chapter, recs in by_chapter.items():
+            print(f"wrote {save_records(chapter, recs)}")
+        print(f"wrote {write_results_md()}")
     else:
         print("quick run: records not saved (use --full for published numbers)")
     return 0

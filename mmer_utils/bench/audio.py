@@ -1,0 +1,10 @@
+"""``python -m mmer_utils.bench audio --full``: every model of the audio chapter on the same actor folds."""
+
+from __future__ import annotations
+
+
+def run(full: bool = False, command: str = "python -m mmer_utils.bench audio") -> list:
+    from .audio_classic import run as run_classic
+    from .audio_deep import run as run_deep
+
+    return run_classic(full=full, command=command) + run_deep(full=full, command=command)
