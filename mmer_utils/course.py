@@ -102,6 +102,7 @@ def run_course(*, quick: bool = True, strict: bool = False, only: str | None = N
     os.environ[METRICS_ENV] = str(out_dir / "metrics")
     # Kernels start in the notebook's folder: a relative data root must not change meaning there.
     os.environ[config.DATA_ENV] = str(config.data_root(must_exist=False))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter hides the progress lines
     nb_root = notebooks_dir()
     results = []
     for nb in notebooks or list_notebooks(nb_root):
