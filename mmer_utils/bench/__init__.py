@@ -14,4 +14,5 @@ CHAPTERS: dict[str, str] = {
     "audio": "mmer_utils.bench.audio:run",  # both below, in one run
     "audio-classic": "mmer_utils.bench.audio_classic:run",  # features + SVM, openSMILE peer
     "audio-deep": "mmer_utils.bench.audio_deep:run",  # CNN-LSTM, 2-D CNN (resumable per fold)
+    "text-emotion": "mmer_utils.bench.text_emotion:run",  # dair-ai and MELD
 }
