@@ -78,9 +78,13 @@ def machine_description() -> str:
     except OSError:
         pass
     parts = [cpu, f"{os.cpu_count()} cores", f"Python {platform.python_version()}"]
-    for module in ("tensorflow", "keras", "torch"):
-        if module in sys.modules:
-            parts.append(f"{module} {getattr(sys.modules[module], '__version__', '?')}")
+    from importlib import metadata
+
+    for package in ("tensorflow", "keras", "scikit-learn"):
+        try:
+            parts.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            pass
     return ", ".join(parts)
 
 
