@@ -130,6 +130,7 @@ def _fetch_nltk(target: Path) -> Path:
     for package in NLTK_PACKAGES:
         if not nltk.download(package, download_dir=str(target), quiet=True, raise_on_error=True):
             raise DataNotFoundError(f"NLTK could not download {package!r} into {target}")
+    config.setup_nltk(target.parent)  # NLTK may already be imported: point it at the new folder now
     return target
 
 
