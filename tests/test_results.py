@@ -47,3 +47,15 @@ def test_bench_cli_report_and_unknown_benchmark(tmp_path, monkeypatch, capsys):
     assert "| m | p | test | accuracy | 50.0 % |" in (tmp_path / "RESULTS.md").read_text()
     assert main(["no-such-chapter"]) == 2
     assert "available: report" in capsys.readouterr().err
+
+
+def test_every_registered_benchmark_exists():
+    import importlib
+    import inspect
+
+    from mmer_utils.bench import CHAPTERS
+
+    for name, target in CHAPTERS.items():
+        module, func = target.split(":")
+        fn = getattr(importlib.import_module(module), func)
+        assert {"full", "command"} <= set(inspect.signature(fn).parameters), name

@@ -1,0 +1,440 @@
+"""Training helpers shared by every chapter's Keras models.
+
+* :func:`make_dataset`: a ``tf.data`` pipeline from NumPy arrays. Training batches
+  are shuffled, optionally augmented on the fly, and always **complete**
+  (``drop_remainder=True``): TF 2.21 + Keras 3 on some CPUs crash in oneDNN when
+  a training step meets a smaller last batch. Evaluation batches keep every
+  example: the last batch is padded and the padding gets a sample weight of 0.
+* :func:`standard_callbacks`: early stopping, learning-rate reduction on plateau
+  and a checkpoint of the best epoch, all watching the validation loss.
+* :func:`class_weights`: weights that make every class count the same in the loss.
+* :func:`plot_history`: training curves.
+* :class:`KerasEstimator`: a Keras model behind the scikit-learn interface
+  (``fit`` / ``predict`` / ``predict_proba`` / ``classes_``, ``sklearn.base.clone``
+  works), saved and loaded in Keras' native ``.keras`` format.
+
+>>> import numpy as np
+>>> ds = make_dataset(np.zeros((10, 3)), np.zeros(10), batch_size=4, shuffle=True)
+>>> [int(x.shape[0]) for x, y in ds]          # 10 = 4 + 4 + (2 dropped)
+[4, 4]
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import tempfile
+import time
+import zipfile
+from functools import partial
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from . import config
+
+#: Name of the estimator's metadata inside a saved ``.keras`` archive (Keras ignores it).
+META_NAME = "mmer_estimator.json"
+
+
+# --------------------------------------------------------------------------- data
+
+
+def make_dataset(X, y=None, batch_size: int = 32, shuffle: bool = True, seed: int = config.DEFAULT_SEED,
+                 augment_fn: Callable | None = None, *, drop_remainder: bool | None = None):
+    """A ``tf.data.Dataset`` of ``(x, y)`` batches (``x`` only when ``y`` is None).
+
+    Parameters
+    ----------
+    X : array (n, ...); y : array (n,) or (n, k), or None
+    batch_size : int
+    shuffle : bool
+        Training mode: reshuffle every epoch (seeded), apply ``augment_fn`` and drop the
+        incomplete last batch. ``shuffle=False`` is evaluation mode: every example is
+        kept, in order.
+    seed : int
+        Seed of the shuffle and of the generator passed to ``augment_fn``.
+    augment_fn : callable or None
+        ``augment_fn(x, rng) -> x'`` on one example (NumPy in and out, ``rng`` a
+        ``numpy.random.Generator``); it may change the shape (e.g. spectrogram ->
+        windows), the same way for every example. Applied in training mode only.
+    drop_remainder : bool or None
+        Default: True in training mode. In evaluation mode (False) the last batch is
+        padded to ``batch_size`` by repeating its last example, and the dataset yields
+        ``(x, y, w)`` with sample weight ``w = 0`` on the padding, so metrics are
+        computed on the real examples only while every batch is complete.
+
+    >>> ds = make_dataset(np.zeros((10, 3)), np.arange(10), batch_size=4, shuffle=False)
+    >>> [(int(x.shape[0]), float(w.numpy().sum())) for x, y, w in ds]
+    [(4, 4.0), (4, 4.0), (4, 2.0)]
+    """
+    import tensorflow as tf
+
+    X = np.asarray(X)
+    n = len(X)
+    if y is not None and len(y) != n:
+        raise ValueError(f"X has {n} examples but y has {len(y)}")
+    if drop_remainder is None:
+        drop_remainder = shuffle
+    if drop_remainder and n < batch_size:
+        raise ValueError(f"{n} examples cannot fill one batch of {batch_size}; lower batch_size")
+    if not drop_remainder:  # evaluation: pad with zero-weight copies of the last example
+        pad = (-n) % batch_size
+        index = np.concatenate([np.arange(n), np.full(pad, n - 1, dtype=int)])
+        if y is None:  # prediction: the caller drops the predictions of the padding
+            ds = tf.data.Dataset.from_tensor_slices(X[index])
+        else:
+            weights = np.concatenate([np.ones(n, np.float32), np.zeros(pad, np.float32)])
+            ds = tf.data.Dataset.from_tensor_slices((X[index], np.asarray(y)[index], weights))
+        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    ds = tf.data.Dataset.from_tensor_slices(X if y is None else (X, np.asarray(y)))
+    if shuffle:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    if augment_fn is not None:
+        rng = np.random.default_rng(seed)
+        sample = np.asarray(augment_fn(X[0], np.random.default_rng(seed)))
+        dtype = tf.as_dtype(sample.dtype)
+
+        def _np_augment(x):
+            return np.asarray(augment_fn(x, rng), dtype=sample.dtype)
+
+        def _tf_augment(x, *rest):
+            out = tf.numpy_function(_np_augment, [x], dtype, stateful=True)
+            out.set_shape(sample.shape)
+            return (out, *rest) if rest else out
+
+        ds = ds.map(_tf_augment)  # sequential: the draws follow the (seeded) order
+    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def class_weights(y) -> dict:
+    """Balanced class weights ``n / (n_classes * count)``, keyed by class (Keras' ``class_weight``).
+
+    A class twice as rare weighs twice as much in the loss, so the model cannot win by
+    favouring frequent classes. Keras needs integer class ids 0..K-1 as keys.
+
+    >>> class_weights([0, 0, 0, 1])
+    {0: 0.6666666666666666, 1: 2.0}
+    """
+    values, counts = np.unique(np.asarray(y), return_counts=True)
+    weights = len(y) / (len(values) * counts)
+    return {v.item() if hasattr(v, "item") else v: float(w) for v, w in zip(values, weights)}
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+def standard_callbacks(checkpoint_path=None, *, monitor: str = "val_loss", patience: int = 10,
+                       lr_patience: int = 4, lr_factor: float = 0.5, min_lr: float = 1e-5,
+                       verbose: int = 0) -> list:
+    """The three callbacks of the course's training loops, all watching ``monitor``.
+
+    1. ``EarlyStopping(patience, restore_best_weights=True)``: stop when the validation
+       loss has not improved for ``patience`` epochs and go back to the best weights.
+       The model is chosen on validation actors, never on test actors.
+    2. ``ReduceLROnPlateau(factor=lr_factor, patience=lr_patience)``: when the
+       validation loss stalls, smaller steps often find a better minimum; ``lr_patience``
+       is shorter than ``patience`` so the rate drops (once or twice) before stopping.
+    3. ``ModelCheckpoint(save_best_only=True)``: the best epoch on disk in Keras'
+       native format (``.keras``), so a crash or an interrupted run keeps it
+       (skipped when ``checkpoint_path`` is None).
+
+    >>> [type(c).__name__ for c in standard_callbacks("best.keras")]
+    ['EarlyStopping', 'ReduceLROnPlateau', 'ModelCheckpoint']
+    """
+    import keras
+
+    mode = "max" if "acc" in monitor or "auc" in monitor else "min"
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience, restore_best_weights=True,
+                                      verbose=verbose),
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=lr_factor, patience=lr_patience,
+                                          min_lr=min_lr, verbose=verbose),
+    ]
+    if checkpoint_path is not None:
+        path = Path(checkpoint_path)
+        if path.suffix != ".keras":
+            raise ValueError(f"checkpoint_path must end with .keras (Keras' native format), got {path.name}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        callbacks.append(keras.callbacks.ModelCheckpoint(str(path), monitor=monitor, mode=mode, save_best_only=True,
+                                                         verbose=verbose))
+    return callbacks
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def plot_history(history, *, metrics: Sequence[str] = ("loss", "accuracy"), axes=None, title: str | None = None):
+    """Training and validation curves of a Keras ``History`` (or its ``.history`` dict).
+
+    The best validation-loss epoch is marked: the weights the model keeps with
+    :func:`standard_callbacks`. Returns the axes.
+    """
+    import matplotlib.pyplot as plt
+
+    hist = history.history if hasattr(history, "history") else dict(history)
+    metrics = [m for m in metrics if m in hist]
+    if axes is None:
+        _, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.2), squeeze=False)
+        axes = axes[0]
+    best = int(np.argmin(hist["val_loss"])) if "val_loss" in hist else None
+    for ax, m in zip(np.atleast_1d(axes), metrics):
+        epochs = np.arange(1, len(hist[m]) + 1)
+        ax.plot(epochs, hist[m], label="train")
+        if f"val_{m}" in hist:
+            ax.plot(epochs, hist[f"val_{m}"], label="validation")
+        if best is not None:
+            ax.axvline(best + 1, color="grey", ls="--", lw=1, label="best epoch")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(m)
+        ax.legend(fontsize=8)
+    if title:
+        np.atleast_1d(axes)[0].figure.suptitle(title)
+    return axes
+
+
+# --------------------------------------------------------------------------- estimator
+
+
+class _QuietRetracing:
+    """Hide TensorFlow's "triggered tf.function retracing" warnings during a block.
+
+    Every new model (one per fold, per setting) gets its own train and predict
+    functions; TensorFlow counts them together and warns about retracing, which is
+    expected here and only clutters notebooks. Other warnings still show.
+    """
+
+    def __enter__(self):
+        import logging
+
+        self._logger = logging.getLogger("tensorflow")
+        self._filter = lambda record: "retracing" not in record.getMessage()
+        self._logger.addFilter(self._filter)
+        return self
+
+    def __exit__(self, *exc):
+        self._logger.removeFilter(self._filter)
+        return False
+
+
+def _callable_spec(fn) -> dict | None:
+    """JSON description of an importable function or ``functools.partial`` of one (else None)."""
+    kwargs = {}
+    if isinstance(fn, partial):
+        if fn.args:
+            return None
+        kwargs, fn = dict(fn.keywords), fn.func
+    module, name = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
+    if not module or "<" in name:
+        return None
+    try:
+        json.dumps(kwargs)
+    except TypeError:
+        return None
+    return {"function": f"{module}:{name}", "kwargs": kwargs}
+
+
+def _from_spec(spec: dict | None):
+    if not spec:
+        return None
+    module, name = spec["function"].split(":")
+    fn = importlib.import_module(module)
+    for part in name.split("."):
+        fn = getattr(fn, part)
+    return partial(fn, **spec["kwargs"]) if spec["kwargs"] else fn
+
+
+class KerasEstimator(ClassifierMixin, BaseEstimator):
+    """A Keras classifier with the scikit-learn interface.
+
+    Parameters
+    ----------
+    build_fn : callable
+        ``build_fn(input_shape, n_classes) -> keras.Model`` ending in a softmax (use
+        ``functools.partial`` to set its other arguments). The estimator compiles it
+        (Adam, sparse categorical cross-entropy).
+    epochs, batch_size, learning_rate : training settings.
+    validation_split : float
+        Fraction of the training examples held out for early stopping when ``fit`` gets
+        no ``validation_data`` (a random, hence speaker-leaky, hold-out: pass
+        ``validation_data`` with other speakers instead). 0: no validation, no early stop.
+    patience, lr_patience : see :func:`standard_callbacks`.
+    class_weight : None or "balanced" (:func:`class_weights`).
+    augment : callable or None
+        ``augment(x, rng) -> x`` on one training example, a new draw each epoch.
+    transform : callable or None
+        ``transform(X) -> X'`` on a batch of examples, applied after ``augment`` in
+        training and to every input of ``predict`` (e.g. spectrogram -> windows).
+    checkpoint_dir : str or None
+        Where the best epoch is kept during ``fit`` (default: a temporary folder).
+    seed : int
+        :func:`mmer_utils.config.set_seed` at the start of ``fit``.
+    verbose : int
+        Keras' verbosity (0 silent, 2 one line per epoch).
+
+    Attributes after ``fit``: ``classes_``, ``model_``, ``history_`` (dict of
+    curves), ``best_epoch_``, ``fit_seconds_``.
+
+    >>> from functools import partial                                       # doctest: +SKIP
+    >>> from mmer_utils.audio.models import build_cnn2d                      # doctest: +SKIP
+    >>> est = KerasEstimator(partial(build_cnn2d, filters=(8, 16)), epochs=5)  # doctest: +SKIP
+    >>> est.fit(X_train, y_train, validation_data=(X_val, y_val)).score(X_test, y_test)  # doctest: +SKIP
+    """
+
+    def __init__(self, build_fn=None, *, epochs: int = 30, batch_size: int = 32, learning_rate: float = 1e-3,
+                 validation_split: float = 0.0, patience: int = 10, lr_patience: int = 4,
+                 class_weight: str | None = None, augment: Callable | None = None,
+                 transform: Callable | None = None, checkpoint_dir: str | None = None,
+                 seed: int = config.DEFAULT_SEED, verbose: int = 0):
+        self.build_fn = build_fn
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.validation_split = validation_split
+        self.patience = patience
+        self.lr_patience = lr_patience
+        self.class_weight = class_weight
+        self.augment = augment
+        self.transform = transform
+        self.checkpoint_dir = checkpoint_dir
+        self.seed = seed
+        self.verbose = verbose
+
+    # -- helpers
+    def _transform(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        return np.asarray(self.transform(X), dtype=np.float32) if self.transform is not None else X
+
+    def _encode(self, y) -> np.ndarray:
+        index = {c: i for i, c in enumerate(self.classes_.tolist())}
+        try:
+            return np.array([index[v] for v in np.asarray(y).tolist()], dtype=np.int32)
+        except KeyError as exc:
+            raise ValueError(f"label {exc.args[0]!r} was not seen in training") from None
+
+    def _compile(self, model):
+        import keras
+
+        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        return model
+
+    # -- scikit-learn API
+    def fit(self, X, y, *, validation_data=None):
+        """Train on ``(X, y)``; early stopping and checkpoint on ``validation_data=(X_val, y_val)``."""
+        import keras
+
+        if self.build_fn is None:
+            raise ValueError("KerasEstimator needs a build_fn(input_shape, n_classes)")
+        config.set_seed(self.seed)
+        keras.utils.set_random_seed(self.seed)
+        X = np.asarray(X, dtype=np.float32)
+        y = np.asarray(y)
+        self.classes_ = np.unique(y)
+        y_int = self._encode(y)
+        if validation_data is None and self.validation_split:
+            rng = np.random.default_rng(self.seed)
+            order = rng.permutation(len(X))
+            n_val = int(round(len(X) * self.validation_split))
+            val, tr = order[:n_val], order[n_val:]
+            validation_data = (X[val], y[val])
+            X, y_int = X[tr], y_int[tr]
+        val = None
+        if validation_data is not None:
+            val = (self._transform(validation_data[0]), self._encode(validation_data[1]))
+
+        augment, transform = self.augment, self.transform
+        fn = None
+        if augment is None and transform is not None:  # deterministic: transform once, up front
+            X = self._transform(X)
+        elif augment is not None:
+            def fn(x, rng):
+                x = augment(x, rng)
+                return transform(x[None])[0] if transform is not None else x
+        batch_size = min(self.batch_size, len(X))
+        train_ds = make_dataset(X, y_int, batch_size=batch_size, shuffle=True, seed=self.seed, augment_fn=fn)
+        input_shape = tuple(train_ds.element_spec[0].shape[1:])
+        self.model_ = self._compile(self.build_fn(input_shape, len(self.classes_)))
+
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(self.checkpoint_dir) if self.checkpoint_dir else Path(tmp)
+            callbacks = []
+            if val is not None:
+                callbacks = standard_callbacks(folder / "best.keras", patience=self.patience,
+                                               lr_patience=self.lr_patience)
+            weights = class_weights(y_int) if self.class_weight == "balanced" else None
+            start = time.perf_counter()
+            with _QuietRetracing():
+                history = self.model_.fit(train_ds, epochs=self.epochs, validation_data=val, callbacks=callbacks,
+                                          class_weight=weights, shuffle=False, verbose=self.verbose)
+            self.fit_seconds_ = time.perf_counter() - start
+        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        losses = self.history_.get("val_loss")
+        self.best_epoch_ = int(np.argmin(losses)) + 1 if losses else len(self.history_["loss"])
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``."""
+        X = self._transform(X)
+        with _QuietRetracing():
+            return self.model_.predict(X, batch_size=self.batch_size, verbose=0)
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    # -- persistence
+    def save(self, path, *, metadata: dict | None = None) -> Path:
+        """Save the trained model in Keras' native format (``.keras``, one file).
+
+        ``classes_``, the training settings, ``transform`` (when it is an importable
+        function or a ``functools.partial`` of one) and ``metadata`` (e.g. the
+        spectrogram parameters) travel inside the same archive.
+        """
+        path = Path(path)
+        if path.suffix != ".keras":
+            raise ValueError(f"save to a .keras file (Keras' native format), got {path.name}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "classes": self.classes_.tolist(),
+            "params": {k: v for k, v in self.get_params().items()
+                       if isinstance(v, (int, float, str, type(None))) and k != "checkpoint_dir"},
+            "transform": _callable_spec(self.transform),
+            "metadata": metadata or getattr(self, "metadata_", None) or {},
+            "history": getattr(self, "history_", {}),
+        }
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
+        try:
+            self.model_.save(tmp)
+            with zipfile.ZipFile(tmp, "a") as zf:
+                zf.writestr(META_NAME, json.dumps(meta))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+    @classmethod
+    def load(cls, path, *, transform: Callable | None = None) -> "KerasEstimator":
+        """Load an estimator saved by :meth:`save`, ready to ``predict``.
+
+        ``transform`` overrides the saved one (needed when it was not importable).
+        """
+        import keras
+
+        path = Path(path)
+        if not path.is_file():
+            from .errors import DataNotFoundError
+
+            raise DataNotFoundError(f"model file {path} not found")
+        with zipfile.ZipFile(path) as zf:
+            meta = json.loads(zf.read(META_NAME)) if META_NAME in zf.namelist() else {}
+        est = cls(**meta.get("params", {}))
+        est.transform = transform if transform is not None else _from_spec(meta.get("transform"))
+        est.model_ = keras.models.load_model(path)
+        est.classes_ = np.asarray(meta.get("classes", list(range(est.model_.output_shape[-1]))))
+        est.metadata_ = meta.get("metadata", {})
+        est.history_ = meta.get("history", {})
+        return est

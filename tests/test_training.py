@@ -1,0 +1,130 @@
+"""Shared Keras training helpers: tf.data batches, callbacks, class weights, the scikit-learn wrapper."""
+
+from functools import partial
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+from mmer_utils import training  # noqa: E402
+
+
+def _dense(input_shape, n_classes, units=16):
+    import keras
+
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Dense(units, activation="relu")(x)
+    return keras.Model(inputs, keras.layers.Dense(n_classes, activation="softmax")(x))
+
+
+def _blobs(n=120, d=6, seed=0):
+    """Three well separated Gaussian blobs with string labels."""
+    rng = np.random.default_rng(seed)
+    y = np.array(["a", "b", "c"])[np.arange(n) % 3]
+    centres = {"a": 0.0, "b": 3.0, "c": -3.0}
+    X = rng.normal(size=(n, d)).astype("float32") + np.array([centres[c] for c in y])[:, None]
+    return X, y
+
+
+def test_training_batches_are_complete_and_reshuffled():
+    X, y = np.arange(10, dtype="float32")[:, None], np.arange(10)
+    ds = training.make_dataset(X, y, batch_size=4, shuffle=True, seed=1)
+    epoch1 = [b[1].numpy() for b in ds]
+    epoch2 = [b[1].numpy() for b in ds]
+    assert [len(b) for b in epoch1] == [4, 4]  # the 2 left over are dropped
+    assert not np.array_equal(np.concatenate(epoch1), np.concatenate(epoch2))  # new order each epoch
+    with pytest.raises(ValueError, match="cannot fill one batch"):
+        training.make_dataset(X[:3], y[:3], batch_size=4)
+
+
+def test_evaluation_batches_keep_every_example_with_zero_weight_padding():
+    X, y = np.arange(10, dtype="float32")[:, None], np.arange(10)
+    batches = list(training.make_dataset(X, y, batch_size=4, shuffle=False))
+    assert [len(b[0]) for b in batches] == [4, 4, 4]
+    weights = np.concatenate([b[2].numpy() for b in batches])
+    labels = np.concatenate([b[1].numpy() for b in batches])
+    assert weights.sum() == 10 and list(labels[weights > 0]) == list(range(10))
+    only_x = list(training.make_dataset(X, batch_size=4, shuffle=False))
+    assert [tuple(b.shape) for b in only_x] == [(4, 1)] * 3
+
+
+def test_augment_fn_is_applied_per_example_and_may_change_the_shape():
+    X = np.zeros((8, 5), dtype="float32")
+    ds = training.make_dataset(X, np.zeros(8), batch_size=4, seed=0,
+                               augment_fn=lambda x, rng: np.concatenate([x, rng.normal(size=2)]).astype("float32"))
+    batches = [b[0].numpy() for b in ds]
+    assert batches[0].shape == (4, 7)
+    assert np.all(batches[0][:, :5] == 0) and np.all(np.std(np.concatenate(batches)[:, 5:], axis=0) > 0)
+
+
+def test_class_weights_balance_the_classes():
+    w = training.class_weights([0, 0, 0, 1])
+    assert w == pytest.approx({0: 2 / 3, 1: 2.0})
+    y = np.array([0] * 30 + [1] * 10 + [2] * 20)
+    w = training.class_weights(y)
+    assert all(w[k] * np.sum(y == k) == pytest.approx(len(y) / 3) for k in w)
+
+
+def test_standard_callbacks(tmp_path):
+    cbs = training.standard_callbacks(tmp_path / "best.keras", patience=5, lr_patience=2)
+    assert [type(c).__name__ for c in cbs] == ["EarlyStopping", "ReduceLROnPlateau", "ModelCheckpoint"]
+    assert cbs[0].patience == 5 and cbs[0].restore_best_weights and cbs[2].save_best_only
+    assert len(training.standard_callbacks(None)) == 2
+    with pytest.raises(ValueError, match=".keras"):
+        training.standard_callbacks(tmp_path / "best.h5")
+
+
+def test_keras_estimator_clone_fit_predict_save_load(tmp_path):
+    from sklearn.base import clone
+
+    X, y = _blobs()
+    est = training.KerasEstimator(partial(_dense, units=8), epochs=15, batch_size=16, learning_rate=1e-2,
+                                  patience=5, seed=0)
+    twin = clone(est)
+    assert twin.get_params()["epochs"] == 15 and not hasattr(twin, "model_")
+    est.fit(X[:90], y[:90], validation_data=(X[90:105], y[90:105]))
+    assert list(est.classes_) == ["a", "b", "c"]
+    proba = est.predict_proba(X[105:])
+    assert proba.shape == (15, 3) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
+    assert est.score(X[105:], y[105:]) >= 0.9  # chance is 1/3
+    assert 1 <= est.best_epoch_ <= len(est.history_["loss"]) and "val_loss" in est.history_
+
+    path = est.save(tmp_path / "model.keras", metadata={"sr": 16000})
+    loaded = training.KerasEstimator.load(path)
+    assert np.allclose(loaded.predict_proba(X[105:]), proba, atol=1e-6)
+    assert list(loaded.predict(X[105:])) == list(est.predict(X[105:]))
+    assert loaded.metadata_ == {"sr": 16000} and loaded.epochs == 15
+    with pytest.raises(ValueError, match=".keras"):
+        est.save(tmp_path / "model.h5")
+
+
+def test_keras_estimator_transform_and_augment_are_used_and_transform_is_saved(tmp_path):
+    from mmer_utils.audio.spectrogram import rolling_windows
+
+    X, y = _blobs(n=48, d=40)
+    X = X.reshape(48, 20, 2)
+    calls = []
+
+    def augment(x, rng):
+        calls.append(x.shape)
+        return x + rng.normal(0, 0.01, x.shape).astype("float32")
+
+    est = training.KerasEstimator(_dense, epochs=2, batch_size=16, augment=augment,
+                                  transform=partial(rolling_windows, win=8, hop=4))
+    est.fit(X, y)
+    assert calls and calls[0] == (20, 2)
+    assert est.model_.input_shape == (None, 4, 8, 2, 1)  # the windows, not the raw input
+    loaded = training.KerasEstimator.load(est.save(tmp_path / "w.keras"))
+    assert loaded.transform.func is rolling_windows and loaded.transform.keywords == {"win": 8, "hop": 4}
+    assert np.allclose(loaded.predict_proba(X), est.predict_proba(X), atol=1e-6)
+
+
+def test_plot_history_marks_the_best_epoch():
+    hist = {"loss": [3, 2, 1, 0.5], "val_loss": [3, 1, 2, 2.5], "accuracy": [0.1, 0.2, 0.3, 0.4],
+            "val_accuracy": [0.1, 0.3, 0.2, 0.2]}
+    axes = training.plot_history(hist)
+    assert len(axes) == 2
+    assert any(line.get_xdata()[0] == 2 for line in axes[0].get_lines() if line.get_linestyle() == "--")
