@@ -11,7 +11,7 @@ non-audio file is a one-line error, a clipped one is used with a warning. A
 recording longer than the model's clip length is cut to it (centred) by
 :meth:`predict_signal`; use :meth:`timeline` for emotions over time.
 
->>> model = AudioEmotionModel.load("build/models/audio_cnn_lstm.keras")   # doctest: +SKIP
+>>> model = AudioEmotionModel.load("build/cache/models/audio_cnn_lstm.keras")   # doctest: +SKIP
 >>> model.predict_file("answer.wav").idxmax()                            # doctest: +SKIP
 'calm'
 """
