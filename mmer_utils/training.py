@@ -192,8 +192,10 @@ def plot_history(history, *, metrics: Sequence[str] = ("loss", "accuracy"), axes
         ax.set_xlabel("epoch")
         ax.set_ylabel(m)
         ax.legend(fontsize=8)
+    fig = np.atleast_1d(axes)[0].figure
     if title:
-        np.atleast_1d(axes)[0].figure.suptitle(title)
+        fig.suptitle(title)
+    fig.tight_layout()
     return axes
 
 

@@ -1,6 +1,5 @@
 """Log-mel windows, augmentation and the deep models of the audio chapter (synthetic signals, fast)."""
 
-from functools import partial
 
 import numpy as np
 import pytest
