@@ -59,3 +59,11 @@ def test_every_registered_benchmark_exists():
         module, func = target.split(":")
         fn = getattr(importlib.import_module(module), func)
         assert {"full", "command"} <= set(inspect.signature(fn).parameters), name
+
+
+def test_recorded_command_carries_the_settings_that_change_a_benchmark():
+    from mmer_utils.bench.__main__ import settings_prefix
+
+    env = {"MMER_DATA_DIR": "/data", "MMER_CACHE_DIR": "/c", "MMER_BIGFIVE_MODELS": "TF-IDF + LR,stacked",
+           "MMER_BIGFIVE_DEEP": "0", "HOME": "/root"}
+    assert settings_prefix(env) == ["MMER_BIGFIVE_DEEP=0", "MMER_BIGFIVE_MODELS='TF-IDF + LR,stacked'"]

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import shlex
 import sys
 
 from ..errors import MmerError
 from ..results import save_records, write_results_md
 from . import CHAPTERS
+
+
+#: Variables that say where things are, not what is measured: left out of the recorded command.
+_LOCATION_VARS = {"MMER_DATA_DIR", "MMER_CACHE_DIR", "MMER_METRICS_DIR", "MMER_REQUIRE_DATA", "MMER_AUTO_FETCH"}
+
+
+def settings_prefix(environ=None) -> list[str]:
+    """``NAME=value`` for every ``MMER_*`` variable that changes what a benchmark runs, so that the
+    command recorded beside a number reproduces it (e.g. ``MMER_BIGFIVE_MODELS=...``)."""
+    environ = os.environ if environ is None else environ
+    return [f"{k}={shlex.quote(v)}" for k, v in sorted(environ.items())
+            if k.startswith("MMER_") and k not in _LOCATION_VARS]
 
 
 def main(argv=None) -> int:
@@ -26,7 +39,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     module, func = CHAPTERS[args.chapter].split(":")
-    command = "python -m mmer_utils.bench " + " ".join(shlex.quote(a) for a in argv)
+    command = " ".join(settings_prefix() + ["python -m mmer_utils.bench"] + [shlex.quote(a) for a in argv])
     try:
         records = getattr(importlib.import_module(module), func)(full=args.full, command=command)
     except MmerError as exc:
