@@ -1,0 +1,705 @@
+"""Audio-visual fusion on RAVDESS: the voice and the face of the same clips, speaker-independent.
+
+Each clip is described twice: by the audio chapter's 420 clip features of the
+voice (:func:`mmer_utils.audio.features.extract_features`) and by the 35 clip-mean
+OpenFace action units of the face video (``load_ravdess(with_action_units=True)``).
+Both live side by side in one matrix ``X`` whose ``blocks`` name the columns of
+each modality, so every fusion method is a scikit-learn estimator on the same ``X``:
+
+=========================  ==================================================================
+family                     estimator
+=========================  ==================================================================
+one modality               :func:`modality_model` (select the block, standardise, SVM or LR)
+early fusion               :func:`early_fusion_model` (concatenate, balance the blocks, SVM)
+late fusion                :class:`~mmer_utils.fusion.stacking.AveragingEnsemble` /
+                           :class:`~mmer_utils.fusion.stacking.StackingEnsemble` over the
+                           single-modality models (mean, product, weights learnt on the
+                           validation actors, out-of-fold stacking)
+intermediate fusion        :class:`FusionNet` ``fusion="concat"``: one Keras branch per
+                           modality, fused at a hidden layer and trained end to end
+cross-modal attention      :class:`FusionNet` ``fusion="attention"``: each modality becomes a
+                           few tokens; audio tokens attend to face tokens and vice versa
+=========================  ==================================================================
+
+Protocol (:func:`evaluate_fusion`): the audio chapter's six actor folds
+(:func:`mmer_utils.splits.iter_actor_splits`). Every method trains on the fold's
+*train* actors (16), uses its *validation* actors (4) for every choice (C,
+fusion weights, early stopping) and is scored once on the *test* actors (4).
+Standardisation statistics come from the training actors only.
+
+>>> data = load_audiovisual(quick=True)                                # doctest: +SKIP
+>>> res = evaluate_fusion(lambda: early_fusion_model(data.blocks), data, folds=[0])  # doctest: +SKIP
+>>> res.pooled["accuracy"]                                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+
+from .. import config, evaluation
+from ..labels import RAVDESS
+from ..splits import actor_folds, iter_actor_splits
+from .stacking import AveragingEnsemble, FusionInputError, StackingEnsemble, _fit_one
+
+MODALITIES = ("audio", "face")
+#: Test-time corruptions of :func:`evaluate_fusion`: (modality, mode).
+DEFAULT_CORRUPTIONS = (("face", "missing"), ("audio", "missing"), ("face", "noise"), ("audio", "noise"))
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class AVData:
+    """The clips of both modalities: ``X`` = [audio features | action units], ``blocks`` = name -> (start, end)."""
+
+    X: np.ndarray
+    blocks: dict
+    y: np.ndarray
+    actors: np.ndarray
+    frame: pd.DataFrame
+    feature_names: list = field(default_factory=list)
+
+    def modality(self, name: str) -> np.ndarray:
+        start, end = self.blocks[name]
+        return self.X[:, start:end]
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def load_audiovisual(root=None, *, quick: bool = False, progress: bool = False, n_jobs: int = 1) -> AVData:
+    """RAVDESS speech clips with their voice features and face action units, in one matrix.
+
+    ``quick=True`` keeps the actors of the first three folds (720 clips): enough for
+    folds 0 and 1. Audio features come from the audio chapter's on-disk cache
+    (computed on first use).
+    """
+    from ..audio import features
+    from ..datasets import load_ravdess
+
+    df = load_ravdess(root, with_action_units=True)
+    au_cols = [c for c in df.columns if c.startswith("AU") and c[-2:] in ("_r", "_c")]
+    if len(au_cols) != 35 or df[au_cols].isna().any().any():
+        raise FusionInputError(f"expected 35 action-unit columns without gaps for every clip, got {len(au_cols)}; "
+                               "check video/openface_au_clipmean_speech.npz in the RAVDESS folder")
+    if quick:
+        keep = [a for fold in actor_folds()[:3] for a in fold]
+        df = df[df.actor.isin(keep)].reset_index(drop=True)
+    Xa = features.extract_features(df.path.tolist(), progress=progress, n_jobs=n_jobs)
+    Xf = df[au_cols].to_numpy(dtype=np.float64)
+    X = np.hstack([Xa, Xf])
+    blocks = {"audio": (0, Xa.shape[1]), "face": (Xa.shape[1], X.shape[1])}
+    names = features.feature_names() + au_cols
+    return AVData(X=X, blocks=blocks, y=df.emotion.to_numpy(), actors=df.actor.to_numpy(), frame=df,
+                  feature_names=names)
+
+
+def _check_blocks(blocks, n_features: int | None = None) -> dict:
+    if not blocks or not isinstance(blocks, dict):
+        raise FusionInputError("blocks must be a dict modality -> (start, end) columns, e.g. data.blocks")
+    for name, (start, end) in blocks.items():
+        if not 0 <= start < end or (n_features is not None and end > n_features):
+            raise FusionInputError(f"block {name!r} = ({start}, {end}) does not fit {n_features} feature columns")
+    return blocks
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+class SelectModality(TransformerMixin, BaseEstimator):
+    """Keep the columns of one modality (``blocks[modality]``) of the fused matrix."""
+
+    def __init__(self, blocks=None, modality: str = "audio"):
+        self.blocks = blocks
+        self.modality = modality
+
+    def fit(self, X, y=None):
+        _check_blocks(self.blocks, np.asarray(X).shape[1])
+        if self.modality not in self.blocks:
+            raise FusionInputError(f"unknown modality {self.modality!r}; blocks has {list(self.blocks)}")
+        return self
+
+    def transform(self, X):
+        start, end = self.blocks[self.modality]
+        return np.asarray(X)[:, start:end]
+
+
+class BalanceBlocks(TransformerMixin, BaseEstimator):
+    """Rescale standardised columns so that every modality carries the same total variance.
+
+    Concatenating 420 audio features with 35 action units lets the audio dominate any
+    distance (an RBF kernel sees 12x more audio variance); each block is multiplied by
+    ``sqrt(d / (n_blocks * d_block))``.
+    """
+
+    def __init__(self, blocks=None):
+        self.blocks = blocks
+
+    def fit(self, X, y=None):
+        X = np.asarray(X)
+        _check_blocks(self.blocks, X.shape[1])
+        self.scale_ = np.ones(X.shape[1])
+        total = sum(e - s for s, e in self.blocks.values())
+        for s, e in self.blocks.values():
+            self.scale_[s:e] = np.sqrt(total / (len(self.blocks) * (e - s)))
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, dtype=np.float64) * self.scale_
+
+
+def _classifier(kind: str, C: float, seed: int):
+    from sklearn.linear_model import LogisticRegression
+
+    from ..audio.baselines import CalibratedSVC
+
+    if kind == "svm":
+        return CalibratedSVC(C=C, gamma="scale/3", random_state=seed)
+    if kind == "logreg":
+        return LogisticRegression(C=C, max_iter=3000)
+    raise FusionInputError(f"kind must be 'svm' or 'logreg', got {kind!r}")
+
+
+def modality_model(blocks: dict, modality: str, *, kind: str = "svm", C: float = 10.0, seed: int = 42):
+    """One modality alone: select its columns -> StandardScaler -> RBF SVM (calibrated) or logistic regression.
+
+    >>> modality_model({"audio": (0, 420), "face": (420, 455)}, "face", kind="logreg").steps[0][0]
+    'select'
+    """
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return Pipeline([("select", SelectModality(blocks, modality)), ("scale", StandardScaler()),
+                     ("clf", _classifier(kind, C, seed))])
+
+
+def early_fusion_model(blocks: dict, *, kind: str = "svm", C: float = 10.0, balance: bool = True, seed: int = 42):
+    """Early fusion: both modalities' features concatenated -> StandardScaler -> [balance blocks] -> classifier."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    steps = [("scale", StandardScaler())]
+    if balance:
+        steps.append(("balance", BalanceBlocks(blocks)))
+    return Pipeline(steps + [("clf", _classifier(kind, C, seed))])
+
+
+class ValidationSearch(ClassifierMixin, BaseEstimator):
+    """Choose hyper-parameters on held-out validation data (here: the fold's validation actors).
+
+    Fits one model per point of ``param_grid`` on the training data, keeps the one with
+    the best ``scoring`` ("accuracy" or "log_loss") on ``validation_data``. Without
+    ``validation_data`` the first grid point is used. ``best_params_`` says which.
+    """
+
+    def __init__(self, estimator=None, param_grid=None, *, scoring: str = "accuracy"):
+        self.estimator = estimator
+        self.param_grid = param_grid
+        self.scoring = scoring
+
+    def fit(self, X, y, validation_data=None, groups=None):
+        from sklearn.model_selection import ParameterGrid
+
+        grid = list(ParameterGrid(self.param_grid or {}))
+        if validation_data is None:
+            grid = grid[:1]
+        best, self.scores_ = None, []
+        for params in grid:
+            model = _fit_one(clone(self.estimator).set_params(**params), X, y, groups=groups)
+            if validation_data is None:
+                score = 0.0
+            elif self.scoring == "log_loss":
+                from sklearn.metrics import log_loss
+
+                score = -log_loss(validation_data[1], model.predict_proba(validation_data[0]), labels=model.classes_)
+            else:
+                score = float(np.mean(model.predict(validation_data[0]) == np.asarray(validation_data[1])))
+            self.scores_.append((params, score))
+            if best is None or score > best[0] + 1e-12:
+                best = (score, params, model)
+        _, self.best_params_, self.best_estimator_ = best
+        self.classes_ = self.best_estimator_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.best_estimator_.predict_proba(X)
+
+    def predict(self, X):
+        return self.best_estimator_.predict(X)
+
+
+# --------------------------------------------------------------------------- Keras fusion networks
+
+
+def _keras_layers():
+    """Custom layers, defined on first use so that importing this module does not import Keras."""
+    import keras
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="mmer_fusion")
+    class SliceColumns(keras.layers.Layer):
+        """Columns ``start:end`` of a (batch, features) input: one modality of the fused vector."""
+
+        def __init__(self, start, end, **kwargs):
+            super().__init__(**kwargs)
+            self.start, self.end = int(start), int(end)
+
+        def call(self, x):
+            return x[:, self.start:self.end]
+
+        def compute_output_shape(self, input_shape):
+            return (input_shape[0], self.end - self.start)
+
+        def get_config(self):
+            return {**super().get_config(), "start": self.start, "end": self.end}
+
+    @keras.saving.register_keras_serializable(package="mmer_fusion")
+    class ModalityDropout(keras.layers.Layer):
+        """In training, blank out one whole modality of an example with probability ``rate``.
+
+        Inputs are standardised, so zeros mean "the training average": exactly what a
+        missing modality looks like at test time. At most one modality is dropped per
+        example (never all), so the network learns to use each one alone too.
+        """
+
+        def __init__(self, rate=0.3, seed=None, **kwargs):
+            super().__init__(**kwargs)
+            self.rate = float(rate)
+            self.seed = seed
+            self.generator = keras.random.SeedGenerator(seed)
+
+        def call(self, inputs, training=None):
+            if not training or self.rate <= 0:
+                return inputs
+            n = len(inputs)
+            batch = ops.shape(inputs[0])[0]
+            drop = keras.random.uniform((batch, 1), seed=self.generator) < self.rate
+            which = keras.random.randint((batch, 1), 0, n, seed=self.generator)
+            out = []
+            for i, x in enumerate(inputs):
+                keep = ops.logical_not(ops.logical_and(drop, ops.equal(which, i)))
+                out.append(x * ops.cast(keep, x.dtype))
+            return out
+
+        def get_config(self):
+            return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+    return SliceColumns, ModalityDropout
+
+
+def build_fusion_net(blocks: dict, n_classes: int, *, fusion: str = "concat", units: int = 64,
+                     n_tokens: int = 4, token_dim: int = 32, heads: int = 2, value_from: str = "key",
+                     dropout: float = 0.3, modality_dropout: float = 0.0, l2: float = 1e-4, seed: int = 42):
+    """A Keras network with one branch per modality, fused inside the network.
+
+    ``fusion="concat"`` (intermediate fusion): each branch Dense(units) -> Dropout gives a
+    modality embedding; the embeddings are concatenated and mixed by a hidden Dense
+    layer, so the network can learn interactions (e.g. "raised brows AND loud voice").
+
+    ``fusion="attention"`` (after M2FNet's fusion attention module): each modality is
+    projected to ``n_tokens`` tokens of ``token_dim`` numbers. In cross-attention the
+    **query** tokens ask "what do I need?", the **keys** of the other modality say
+    "what I hold", and the softmax of query . key decides how much of each **value**
+    flows back. Audio tokens attend to face tokens (query = audio, key = value = face)
+    and face tokens to audio tokens; residual connections and layer norms keep each
+    modality's own information; the tokens are averaged, concatenated and classified.
+    ``value_from="query"`` is M2FNet's variant (key from the other modality, value from
+    the query's own: the other modality only re-weights one's own tokens).
+
+    Returns an uncompiled ``keras.Model`` on the fused vector (batch, d); with
+    ``fusion="attention"`` it has ``model.attention_model`` giving the two attention maps.
+    """
+    import keras
+    from keras import layers, regularizers
+
+    if fusion not in ("concat", "attention"):
+        raise FusionInputError(f"fusion must be 'concat' or 'attention', got {fusion!r}")
+    if value_from not in ("key", "query"):
+        raise FusionInputError(f"value_from must be 'key' or 'query', got {value_from!r}")
+    SliceColumns, ModalityDropout = _keras_layers()
+    names = list(blocks)
+    d = max(end for _, end in blocks.values())
+    reg = regularizers.L2(l2) if l2 else None
+    inp = keras.Input((d,), name="features")
+    parts = [SliceColumns(*blocks[m], name=f"{m}_columns")(inp) for m in names]
+    if modality_dropout:
+        parts = ModalityDropout(modality_dropout, seed=seed, name="modality_dropout")(parts)
+    if fusion == "concat":
+        embeds = []
+        for m, x in zip(names, parts):
+            x = layers.Dropout(dropout / 2, name=f"{m}_in_drop")(x)
+            x = layers.Dense(units, activation="relu", kernel_regularizer=reg, name=f"{m}_dense")(x)
+            embeds.append(layers.Dropout(dropout, name=f"{m}_drop")(x))
+        h = layers.Concatenate(name="fusion")(embeds)
+        h = layers.Dense(units, activation="relu", kernel_regularizer=reg, name="fused_dense")(h)
+        h = layers.Dropout(dropout, name="fused_drop")(h)
+        out = layers.Dense(n_classes, activation="softmax", name="emotion")(h)
+        return keras.Model(inp, out, name="joint_fusion_net")
+
+    tokens = {}
+    for m, x in zip(names, parts):
+        x = layers.Dropout(dropout / 2, name=f"{m}_in_drop")(x)
+        x = layers.Dense(n_tokens * token_dim, activation="gelu", kernel_regularizer=reg, name=f"{m}_tokens")(x)
+        x = layers.Reshape((n_tokens, token_dim), name=f"{m}_reshape")(x)
+        tokens[m] = layers.LayerNormalization(name=f"{m}_token_norm")(x)
+    if len(names) != 2:
+        raise FusionInputError("the cross-modal attention block fuses exactly two modalities")
+    a, b = names
+    fused, maps = [], []
+    for q, kv in ((a, b), (b, a)):
+        mha = layers.MultiHeadAttention(heads, key_dim=max(1, token_dim // heads), dropout=dropout / 2,
+                                        name=f"{q}_attends_{kv}")
+        value = tokens[kv] if value_from == "key" else tokens[q]
+        att, scores = mha(query=tokens[q], value=value, key=tokens[kv], return_attention_scores=True)
+        x = layers.LayerNormalization(name=f"{q}_cross_norm")(layers.Add(name=f"{q}_residual")([tokens[q], att]))
+        fused.append(layers.GlobalAveragePooling1D(name=f"{q}_pool")(x))
+        maps.append(scores)
+    h = layers.Concatenate(name="fusion")(fused)
+    h = layers.Dropout(dropout, name="fused_in_drop")(h)
+    h = layers.Dense(units, activation="relu", kernel_regularizer=reg, name="fused_dense")(h)
+    h = layers.Dropout(dropout, name="fused_drop")(h)
+    out = layers.Dense(n_classes, activation="softmax", name="emotion")(h)
+    model = keras.Model(inp, out, name="attention_fusion_net")
+    model.attention_model = keras.Model(inp, maps, name="attention_maps")
+    return model
+
+
+class FusionNet(ClassifierMixin, BaseEstimator):
+    """Intermediate fusion network (:func:`build_fusion_net`) behind the scikit-learn interface.
+
+    ``fit(X, y, validation_data=(X_val, y_val))``: standardises each column with the
+    training rows' statistics, trains with complete shuffled batches
+    (:func:`mmer_utils.training.make_dataset`), balanced class weights, and early
+    stopping / learning-rate reduction on the validation loss (best epoch restored).
+    Without validation data it trains ``epochs`` epochs.
+
+    Parameters: ``blocks`` (modality -> columns), the architecture arguments of
+    :func:`build_fusion_net`, ``epochs``, ``batch_size``, ``learning_rate``, ``patience``, ``seed``.
+    """
+
+    def __init__(self, blocks=None, *, fusion: str = "concat", units: int = 64, n_tokens: int = 4,
+                 token_dim: int = 32, heads: int = 2, value_from: str = "key", dropout: float = 0.3,
+                 modality_dropout: float = 0.0, l2: float = 1e-4, epochs: int = 150, batch_size: int = 32,
+                 learning_rate: float = 1e-3, patience: int = 15, seed: int = config.DEFAULT_SEED, verbose: int = 0):
+        self.blocks = blocks
+        self.fusion = fusion
+        self.units = units
+        self.n_tokens = n_tokens
+        self.token_dim = token_dim
+        self.heads = heads
+        self.value_from = value_from
+        self.dropout = dropout
+        self.modality_dropout = modality_dropout
+        self.l2 = l2
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.patience = patience
+        self.seed = seed
+        self.verbose = verbose
+
+    def _scale(self, X):
+        return ((np.asarray(X, dtype=np.float64) - self.mean_) / self.std_).astype(np.float32)
+
+    def _encode(self, y):
+        index = {c: i for i, c in enumerate(self.classes_.tolist())}
+        try:
+            return np.array([index[v] for v in np.asarray(y).tolist()], dtype=np.int32)
+        except KeyError as exc:
+            raise FusionInputError(f"label {exc.args[0]!r} was not seen in training") from None
+
+    def fit(self, X, y, validation_data=None, groups=None):
+        import keras
+
+        from ..training import _QuietRetracing, class_weights, make_dataset, standard_callbacks
+
+        X = np.asarray(X, dtype=np.float64)
+        _check_blocks(self.blocks, X.shape[1])
+        config.set_seed(self.seed)
+        keras.utils.set_random_seed(self.seed)
+        self.classes_ = np.unique(y)
+        self.mean_ = X.mean(axis=0)
+        self.std_ = X.std(axis=0) + 1e-8
+        y_int = self._encode(y)
+        batch = min(self.batch_size, len(X))
+        train = make_dataset(self._scale(X), y_int, batch_size=batch, shuffle=True, seed=self.seed)
+        self.model_ = build_fusion_net(
+            self.blocks, len(self.classes_), fusion=self.fusion, units=self.units, n_tokens=self.n_tokens,
+            token_dim=self.token_dim, heads=self.heads, value_from=self.value_from, dropout=self.dropout,
+            modality_dropout=self.modality_dropout, l2=self.l2, seed=self.seed)
+        self.model_.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
+                            loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        val, callbacks = None, []
+        if validation_data is not None:
+            val = (self._scale(validation_data[0]), self._encode(validation_data[1]))
+            callbacks = standard_callbacks(None, patience=self.patience, lr_patience=max(2, self.patience // 3))
+        start = time.perf_counter()
+        with _QuietRetracing():
+            hist = self.model_.fit(train, epochs=self.epochs, validation_data=val, callbacks=callbacks,
+                                   class_weight=class_weights(y_int), shuffle=False, verbose=self.verbose)
+        self.fit_seconds_ = time.perf_counter() - start
+        self.history_ = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+        return self
+
+    def predict_proba(self, X):
+        from ..training import _QuietRetracing
+
+        with _QuietRetracing():
+            return self.model_.predict(self._scale(X), batch_size=256, verbose=0)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def attention_maps(self, X) -> list[np.ndarray]:
+        """The two cross-attention maps (batch, heads, query tokens, key tokens): audio->face, face->audio."""
+        if self.fusion != "attention":
+            raise FusionInputError("attention_maps needs fusion='attention'")
+        return [np.asarray(m) for m in self.model_.attention_model.predict(self._scale(X), verbose=0)]
+
+
+# --------------------------------------------------------------------------- the methods compared
+
+
+def fusion_methods(blocks: dict, *, quick: bool = False, seed: int = 42) -> dict[str, Callable]:
+    """Name -> factory of every method of the chapter's comparison (same order as the table).
+
+    C of the SVMs and of the logistic regressions is chosen on the validation actors
+    (:class:`ValidationSearch`); Keras networks stop early on them.
+    """
+    audio_grid = {"clf__C": [3.0, 10.0]} if quick else {"clf__C": [3.0, 10.0, 30.0]}
+    face_grid = {"clf__C": [0.1, 1.0]} if quick else {"clf__C": [0.03, 0.1, 0.3, 1.0]}
+    early_grid = {"clf__C": [3.0, 10.0]} if quick else {"clf__C": [1.0, 3.0, 10.0, 30.0]}
+    epochs = 25 if quick else 150
+    patience = 6 if quick else 15
+
+    def audio():
+        return ValidationSearch(modality_model(blocks, "audio", kind="svm", seed=seed), audio_grid)
+
+    def face():
+        return ValidationSearch(modality_model(blocks, "face", kind="logreg", seed=seed), face_grid)
+
+    def bases():
+        # fixed C for the base learners of late fusion: no validation data inside OOF folds
+        return [("audio", modality_model(blocks, "audio", kind="svm", C=10.0, seed=seed)),
+                ("face", modality_model(blocks, "face", kind="logreg", C=0.3, seed=seed))]
+
+    def net(**kw):
+        return lambda: FusionNet(blocks, epochs=epochs, patience=patience, seed=seed, **kw)
+
+    return {
+        "audio alone (SVM)": audio,
+        "face alone (action units, LR)": face,
+        "early fusion (concatenation, SVM)": lambda: ValidationSearch(early_fusion_model(blocks, seed=seed),
+                                                                      early_grid),
+        "late fusion: average": lambda: AveragingEnsemble(bases()),
+        "late fusion: product": lambda: AveragingEnsemble(bases(), rule="product"),
+        "late fusion: weighted (weights on val)": lambda: AveragingEnsemble(bases(), weights="validation"),
+        "late fusion: majority vote": lambda: AveragingEnsemble(bases(), voting="hard"),
+        "late fusion: stacking": lambda: StackingEnsemble(bases(), cv=4 if quick else 5, random_state=seed),
+        "intermediate: joint network": net(fusion="concat"),
+        "intermediate: joint network + modality dropout": net(fusion="concat", modality_dropout=0.3),
+        "cross-modal attention": net(fusion="attention"),
+        "cross-modal attention + modality dropout": net(fusion="attention", modality_dropout=0.3),
+    }
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def corrupt_modality(X, blocks: dict, modality: str, *, mode: str = "missing", reference=None,
+                     seed: int = 0) -> np.ndarray:
+    """A copy of ``X`` with one modality removed or replaced by noise.
+
+    ``mode="missing"``: the modality's columns become the training mean (``reference``
+    rows' mean): after standardisation, zeros, "nothing known". ``mode="noise"``: random
+    values drawn from a normal with the training mean and std of each column: a
+    modality that is present but carries no information (a camera pointing at a wall).
+
+    >>> X = np.arange(6.0).reshape(3, 2)
+    >>> corrupt_modality(X, {"a": (0, 1), "b": (1, 2)}, "b")[:, 1].tolist()
+    [3.0, 3.0, 3.0]
+    """
+    X = np.asarray(X, dtype=np.float64)
+    _check_blocks(blocks, X.shape[1])
+    if modality not in blocks:
+        raise FusionInputError(f"unknown modality {modality!r}; blocks has {list(blocks)}")
+    ref = X if reference is None else np.asarray(reference, dtype=np.float64)
+    s, e = blocks[modality]
+    out = X.copy()
+    mean = ref[:, s:e].mean(axis=0)
+    if mode == "missing":
+        out[:, s:e] = mean
+    elif mode == "noise":
+        rng = np.random.default_rng(seed)
+        out[:, s:e] = mean + ref[:, s:e].std(axis=0) * rng.standard_normal((len(X), e - s))
+    else:
+        raise FusionInputError(f"mode must be 'missing' or 'noise', got {mode!r}")
+    return out
+
+
+@dataclass
+class FusionResults:
+    """Pooled test predictions of one method over the evaluated actor folds.
+
+    ``pooled``: accuracy, macro F1, UAR; ``per_fold``: one row per fold; ``proba``: test
+    probabilities (rows = ``index`` of the data); ``corrupted``: (modality, mode) ->
+    pooled scores with that modality removed or replaced by noise at test time.
+    """
+
+    method: str
+    per_fold: pd.DataFrame
+    pooled: dict
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    proba: np.ndarray
+    index: np.ndarray
+    fit_seconds: float
+    labels: list
+    corrupted: dict = field(default_factory=dict)
+    models: list = field(default_factory=list)
+
+    def per_class_recall(self) -> pd.Series:
+        return evaluation.per_class_recall(self.y_true, self.y_pred, labels=self.labels)
+
+
+def evaluate_fusion(make_model, data: AVData, *, folds: Sequence[int] | None = None,
+                    corruptions: Sequence[tuple[str, str]] = (), labels: Sequence = RAVDESS,
+                    name: str = "model", seed: int = 42, keep_models: bool = False,
+                    progress: bool = False) -> FusionResults:
+    """Train and test one method on the speaker-independent actor folds.
+
+    For each fold: ``fit(X[train], y[train], validation_data=(X[val], y[val]), groups=actors[train])``
+    (``validation_data``/``groups`` only when the model's ``fit`` takes them), then
+    ``predict_proba`` on the test actors, as they are and with each of ``corruptions``
+    applied (:func:`corrupt_modality`, statistics from the training actors).
+    ``keep_models=True`` keeps each fold's fitted model in ``result.models``.
+    """
+    from tqdm.auto import tqdm
+
+    labels = list(labels)
+    rows, trues, probas, idx, total, models = [], [], [], [], 0.0, []
+    corrupt = {c: [] for c in corruptions}
+    chosen = [(f, m) for f, m in iter_actor_splits(data.actors) if folds is None or f in folds]
+    if not chosen:
+        raise FusionInputError(f"no actor fold selected by folds={folds}")
+    for fold, m in tqdm(chosen, desc=name, disable=not progress, leave=False):
+        tr, va, te = m["train"], m["val"], m["test"]
+        if not (tr.any() and va.any() and te.any()):
+            raise FusionInputError(f"fold {fold} lacks train, validation or test actors in this data "
+                                   "(quick data covers folds 0 and 1 only)")
+        model = make_model()
+        start = time.perf_counter()
+        _fit_one(model, data.X[tr], data.y[tr], groups=data.actors[tr],
+                 validation_data=(data.X[va], data.y[va]))
+        seconds = time.perf_counter() - start
+        total += seconds
+        p = _proba_in(model, data.X[te], labels)
+        pred = np.asarray(labels)[p.argmax(axis=1)]
+        scores = evaluation.classification_scores(data.y[te], pred, labels=labels)
+        rows.append({"fold": fold, "n_train": int(tr.sum()), "n_val": int(va.sum()), "n_test": int(te.sum()),
+                     **{k: scores[k] for k in ("accuracy", "macro_f1", "uar")}, "fit_seconds": seconds,
+                     "best_params": getattr(model, "best_params_", None)})
+        trues.append(data.y[te])
+        if keep_models:
+            models.append(model)
+        probas.append(p)
+        idx.append(np.flatnonzero(te))
+        for modality, mode in corruptions:
+            Xc = corrupt_modality(data.X[te], data.blocks, modality, mode=mode, reference=data.X[tr],
+                                  seed=seed + fold)
+            corrupt[(modality, mode)].append(_proba_in(model, Xc, labels))
+    y_true, proba = np.concatenate(trues), np.concatenate(probas)
+    y_pred = np.asarray(labels)[proba.argmax(axis=1)]
+    pooled = {k: v for k, v in evaluation.classification_scores(y_true, y_pred, labels=labels).items()
+              if k in ("accuracy", "macro_f1", "uar")}
+    corrupted = {}
+    for key, ps in corrupt.items():
+        pc = np.asarray(labels)[np.concatenate(ps).argmax(axis=1)]
+        corrupted[key] = {k: v for k, v in evaluation.classification_scores(y_true, pc, labels=labels).items()
+                          if k in ("accuracy", "macro_f1", "uar")}
+    return FusionResults(name, pd.DataFrame(rows), pooled, y_true, y_pred, proba, np.concatenate(idx), total,
+                         labels, corrupted, models)
+
+
+def _proba_in(model, X, labels) -> np.ndarray:
+    """predict_proba with columns in ``labels`` order."""
+    p = np.asarray(model.predict_proba(X))
+    classes = list(np.asarray(model.classes_).tolist())
+    out = np.zeros((len(X), len(labels)))
+    for j, c in enumerate(classes):
+        out[:, labels.index(c)] = p[:, j]
+    return out
+
+
+def compare_fusion(data: AVData, methods: dict[str, Callable] | None = None, *, folds=None, quick: bool = False,
+                   corruptions=DEFAULT_CORRUPTIONS, seed: int = 42, keep_models: bool = False,
+                   progress: bool = True) -> dict[str, FusionResults]:
+    """Evaluate every method of :func:`fusion_methods` (or ``methods``) on the same folds."""
+    from tqdm.auto import tqdm
+
+    methods = methods or fusion_methods(data.blocks, quick=quick, seed=seed)
+    out = {}
+    for name, make in tqdm(list(methods.items()), desc="fusion methods", disable=not progress):
+        out[name] = evaluate_fusion(make, data, folds=folds, corruptions=corruptions, name=name, seed=seed,
+                                    keep_models=keep_models)
+    return out
+
+
+def family(name: str) -> str:
+    """The fusion family of a method name of :func:`fusion_methods`."""
+    if "alone" in name:
+        return "single modality"
+    for key in ("early", "late", "intermediate", "attention"):
+        if key in name:
+            return {"attention": "intermediate (attention)"}.get(key, key)
+    return "other"
+
+
+def results_table(results: dict[str, FusionResults]) -> pd.DataFrame:
+    """One row per method: family, pooled accuracy / macro F1 / UAR, fold mean and std, training seconds."""
+    rows = []
+    for name, res in results.items():
+        rows.append({"method": name, "family": family(name), **res.pooled,
+                     "fold_acc_mean": res.per_fold["accuracy"].mean(),
+                     "fold_acc_std": res.per_fold["accuracy"].std(ddof=0), "train_seconds": res.fit_seconds})
+    return pd.DataFrame(rows).set_index("method")
+
+
+def recall_table(results: dict[str, FusionResults]) -> pd.DataFrame:
+    """Per-emotion recall (rows: emotions, columns: methods)."""
+    return pd.DataFrame({name: res.per_class_recall() for name, res in results.items()})
+
+
+def robustness_table(results: dict[str, FusionResults], metric: str = "accuracy") -> pd.DataFrame:
+    """``metric`` of each method with both modalities, and with each corruption applied at test time."""
+    rows = {}
+    for name, res in results.items():
+        row = {"both modalities": res.pooled[metric]}
+        for (modality, mode), scores in res.corrupted.items():
+            row[f"{modality} {mode}"] = scores[metric]
+        rows[name] = row
+    return pd.DataFrame(rows).T
+
+
+def plot_comparison(table: pd.DataFrame, *, metrics=("accuracy", "macro_f1", "uar"), ax=None, title=None):
+    """Horizontal bars of ``metrics`` per method (from :func:`results_table`), best single modality marked."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.45 * len(table) + 1.5))
+    table[list(metrics)][::-1].plot.barh(ax=ax, width=0.8)
+    single = table[table["family"] == "single modality"]
+    if len(single):
+        ax.axvline(single["accuracy"].max(), color="grey", ls="--", lw=1, label="best single modality (accuracy)")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("score (pooled over the test actors)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title or "Audio-visual fusion on RAVDESS, speaker-independent")
+    return ax

@@ -1,0 +1,348 @@
+"""The candidate portrait: store, combination, HTML, and the command line on interviews made of real data."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO, real_dataset
+from mmer_utils.labels import FER2013, SHARED
+from mmer_utils.portrait import (CandidateStore, Portrait, StoreError, agreement_table, combine, js_similarity,
+                                 pairwise_similarity, percentile_of, render_html)
+from mmer_utils.portrait.store import SCHEMA_VERSION
+
+SECTIONS = ("how-to-read", "traits", "text-emotion", "words", "voice", "face", "most-frequent", "combined",
+            "comparison", "models")
+
+
+# --------------------------------------------------------------------------- store
+
+
+def test_store_percentiles_on_known_values(tmp_path):
+    store = CandidateStore(tmp_path / "c.sqlite")
+    ids = [store.add(name, {"trait": {"openness": v, "extraversion": 1 - v}, "combined": {"happy": v}})
+           for name, v in (("a", 0.2), ("b", 0.4), ("c", 0.6))]
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert list(store.candidates()["name"]) == ["a", "b", "c"]
+    table = store.percentiles({"trait": {"openness": 0.5, "extraversion": 0.9}, "combined": {"happy": 0.4}})
+    got = table.set_index(["kind", "key"])["percentile"]
+    assert got[("trait", "openness")] == pytest.approx(100 * 2 / 3)      # above 0.2 and 0.4
+    assert got[("trait", "extraversion")] == pytest.approx(100.0)       # above 0.8, 0.6, 0.4
+    assert got[("combined", "happy")] == pytest.approx(50.0)            # above 0.2, ties 0.4: 1 + 0.5 of 3
+    assert set(table["n_others"]) == {3}
+    # the candidate itself is left out of its own comparison
+    own = store.percentiles({"trait": {"openness": 0.6}}, exclude_id=ids[2])
+    assert own["percentile"].iloc[0] == pytest.approx(100.0) and own["n_others"].iloc[0] == 2
+    assert store.scores("trait").loc[ids[1], "openness"] == pytest.approx(0.4)
+    assert store.count() == 3 and store.count(exclude_id=ids[0]) == 2
+    assert store.remove(ids[0]) and not store.remove(ids[0])
+    assert store.count() == 2 and ids[0] not in store.scores("trait").index
+
+
+def test_docstring_examples():
+    import doctest
+
+    from mmer_utils.portrait import report, store
+
+    for module in (store, report):
+        failed, attempted = doctest.testmod(module)
+        assert attempted > 0 and failed == 0, module.__name__
+
+
+def test_percentile_of_edge_cases():
+    assert percentile_of([1, 2, 3, 4], 0) == 0.0 and percentile_of([1, 2, 3, 4], 5) == 100.0
+    assert percentile_of([2, 2], 2) == 50.0
+    assert np.isnan(percentile_of([], 1.0))
+
+
+def test_store_refuses_bad_scores_and_other_databases(tmp_path):
+    store = CandidateStore(tmp_path / "c.sqlite")
+    with pytest.raises(StoreError, match="finite"):
+        store.add("x", {"trait": {"openness": float("nan")}})
+    with pytest.raises(StoreError, match="no scores"):
+        store.add("x", {})
+    assert store.count() == 0  # the failed add left nothing behind
+    newer = tmp_path / "newer.sqlite"
+    with sqlite3.connect(newer) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="schema version"):
+        CandidateStore(newer)
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER)")
+    with pytest.raises(StoreError, match="something else"):
+        CandidateStore(other)
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError):
+        CandidateStore(junk)
+
+
+def test_store_concurrent_writers_lose_nothing(tmp_path):
+    path = tmp_path / "c.sqlite"
+    CandidateStore(path)
+    errors = []
+
+    def writer(k):
+        try:
+            store = CandidateStore(path)  # one connection per write, as separate processes would
+            for i in range(15):
+                store.add(f"w{k}-{i}", {"trait": {"openness": i / 15}, "combined": {"happy": k / 4}})
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    store = CandidateStore(path)
+    assert store.count() == 60
+    assert store.scores("trait").shape == (60, 1) and store.scores("combined").notna().all().all()
+
+
+# --------------------------------------------------------------------------- combination
+
+
+def test_js_similarity_and_pairwise():
+    assert js_similarity([1, 0], [0, 1]) == pytest.approx(0.0)
+    assert js_similarity([0.3, 0.7], [0.3, 0.7]) == pytest.approx(1.0)
+    assert 0 < js_similarity([0.6, 0.4], [0.4, 0.6]) < 1
+    shared = pd.DataFrame(np.eye(7)[[3, 3, 4]], index=["text", "voice", "face"], columns=SHARED)
+    sim = pairwise_similarity(shared)
+    assert sim.loc["text", "voice"] == pytest.approx(1.0) and sim.loc["text", "face"] == pytest.approx(0.0)
+
+
+def test_combine_respects_coverage_and_weights():
+    # dair-ai labels cannot say neutral or disgust: only the face votes on them
+    p_face = np.array([0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.4])                    # FER2013 order = SHARED order
+    p_text = np.array([0.25, 0.25, 0.0, 0.25, 0.25, 0.0])                     # sadness joy love anger fear surprise
+    plain = combine({"face": p_face, "text": p_text}, {"face": "fer2013", "text": "emotion"})
+    both = (0.1 + 0.25) / 2
+    raw = np.array([both, 0.1, both, both, both, (0.1 + 0.0) / 2, 0.4])     # disgust, neutral: the face alone
+    np.testing.assert_allclose(plain.to_numpy(), raw / raw.sum())
+    assert list(plain.index) == list(SHARED) and plain.sum() == pytest.approx(1.0)
+    p_other = np.array([0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0])
+    weighted = combine({"face": p_face, "other": p_other}, {"face": "fer2013", "other": "fer2013"},
+                       weights={"face": 3.0, "other": 1.0})
+    np.testing.assert_allclose(weighted.to_numpy(), (3 * p_face + p_other) / 4)
+    # RAVDESS calm and neutral add up in the shared neutral
+    voice = combine({"voice": np.array([0.3, 0.3, 0.4, 0, 0, 0, 0, 0])}, {"voice": "ravdess"})
+    assert voice["neutral"] == pytest.approx(0.6) and voice["happy"] == pytest.approx(0.4)
+    shared = pd.DataFrame([p_face, p_other], index=["face", "other"], columns=SHARED)
+    table = agreement_table(shared, weighted)
+    assert weighted.idxmax() == "happy"                      # 0.325 against neutral's 0.3
+    assert table.loc["other", "agrees"] and not table.loc["face", "agrees"]
+    assert table.loc["face", "support"] == pytest.approx(0.1) and table.loc["other", "support"] == 1.0
+    assert table.loc["face", "similarity"] > table.loc["other", "similarity"]  # 3x the weight: closer overall
+
+
+def _fake_portrait(**kw) -> Portrait:
+    traits = pd.Series([0.7, 0.2, 0.5, 0.55, 0.6], index=["extraversion", "neuroticism", "agreeableness",
+                                                           "conscientiousness", "openness"])
+    shared = pd.DataFrame([np.full(7, 1 / 7)], index=["text"], columns=SHARED)
+    base = dict(name="<script>x</script>", created="2026-01-01T00:00:00+00:00",
+                inputs={"text": "answer.txt", "audio": None, "video": None},
+                models={"Big Five": "TF-IDF + LR"}, traits=traits, shared=shared,
+                combined=combine({"text": np.full(7, 1 / 7)}, {"text": "shared"}), words=[("team", 3), ("lead", 2)])
+    base.update(kw)
+    p = Portrait(**base)
+    p.agreement = agreement_table(p.shared, p.combined)
+    p.similarity = pairwise_similarity(p.shared)
+    return p
+
+
+def test_html_is_self_contained_and_escaped():
+    page = render_html(_fake_portrait())
+    assert "<script>x</script>" not in page and "&lt;script&gt;" in page
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    for key in SECTIONS:
+        assert f'id="{key}"' in page
+    assert page.count("data:image/png;base64,") == 3      # traits, words, combined
+    assert "No audio given" in page and "No video given" in page
+    assert "not validated psychometric measurements" in page
+    assert "Most visible trait: <b>extraversion</b>" in page
+
+
+# --------------------------------------------------------------------------- real data
+
+
+@pytest.fixture(scope="module")
+def face_api():
+    """The face modality needs FER2013 faces and the YuNet detector (contract C3's default)."""
+    for name in ("fer2013", "yunet"):
+        real_dataset(name)
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory, face_api):
+    """The quick model bundle, trained once for the module (a few seconds)."""
+    for name in ("meld", "essays", "ravdess", "nltk_data"):
+        real_dataset(name)
+    from mmer_utils.portrait import train_models
+
+    path = tmp_path_factory.mktemp("portrait") / "models"
+    train_models(path, quick=True, face="hog", verbose=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def interview(tmp_path_factory, face_api):
+    """A typed answer (held-out essay), four RAVDESS sentences of actor 24 joined, four FER PrivateTest faces."""
+    for name in ("essays", "ravdess"):
+        real_dataset(name)
+    from mmer_utils.portrait.demo import make_demo_interview
+
+    return make_demo_interview(tmp_path_factory.mktemp("answer"), emotions=("happy", "angry", "happy", "sad"))
+
+
+def _run(argv):
+    from mmer_utils.portrait.__main__ import main
+
+    return main([str(a) for a in argv])
+
+
+def test_demo_interview_is_made_of_real_data(interview):
+    import soundfile as sf
+
+    from mmer_utils.datasets import load_essays
+    from mmer_utils.portrait.models import holdout_essay_ids
+
+    text = interview["text"].read_text()
+    essays = load_essays()
+    held = essays[essays["author_id"].astype(str).isin(holdout_essay_ids(essays))]
+    assert any(text[:60] in e for e in held["text"])
+    info = sf.info(interview["audio"])
+    truth = interview["truth"]["voice"]
+    assert info.samplerate == 16000 and info.duration == pytest.approx(truth["end"].iloc[-1] + 0.5, abs=0.01)
+    assert list(truth["label"]) == ["happy", "angry", "happy", "sad"]
+    assert interview["truth"]["faces"] == ["happy", "angry", "happy", "sad"]
+    assert interview["video"].stat().st_size > 0
+
+
+def test_cli_full_report_and_comparison(bundle, interview, tmp_path, capsys):
+    db = tmp_path / "c.sqlite"
+    args = ["--text", interview["text"], "--audio", interview["audio"], "--video", interview["video"],
+            "--models", bundle, "--db", db]
+    assert _run(args + ["--out", tmp_path / "first", "--name", "First"]) == 0
+    first = json.loads((tmp_path / "first" / "portrait.json").read_text())
+    assert first["comparison"]["n_others"] == 0
+    assert {r["percentile"] for r in first["comparison"]["percentiles"]} == {None}   # strict JSON: no NaN
+    assert "this one is the first" in (tmp_path / "first" / "report.html").read_text()
+    assert _run(args + ["--out", tmp_path / "second", "--name", "Second"]) == 0
+    out = capsys.readouterr().out
+    assert "most visible trait:" in out and "combined emotion:" in out
+
+    page = (tmp_path / "second" / "report.html").read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert "<link" not in page and "<script" not in page
+    for key in SECTIONS:
+        assert f'id="{key}"' in page
+    # traits, text emotion, words, voice and face timelines, combined, two comparison plots
+    assert page.count("data:image/png;base64,") == 8
+    assert "Compared with 1 other candidate" in page
+    assert "not validated psychometric measurements" in page
+
+    report = json.loads((tmp_path / "second" / "portrait.json").read_text())
+    assert report["most_visible_trait"] in report["traits"]
+    assert sum(report["scores"]["combined"].values()) == pytest.approx(1.0)
+    assert report["combined_emotion"] == max(report["combined"], key=report["combined"].get)
+    assert set(report["most_frequent"]) == {"text", "voice", "face"}
+    assert set(report["agreement"]) == {"text", "voice", "face"}
+    assert report["comparison"]["n_others"] == 1
+    words = [w for w, _ in report["most_common_words"]]
+    assert words and all(w == w.lower() for w in words) and not {"the", "and", "i", "a", "to", "it"} & set(words)
+    # the same answer twice: every percentile of the second is 50 (one tie)
+    assert {round(r["percentile"], 6) for r in report["comparison"]["percentiles"]} == {50.0}
+
+    voice = pd.read_csv(tmp_path / "second" / "voice_timeline.csv")
+    duration = interview["truth"]["voice"]["end"].iloc[-1] + 0.5
+    assert len(voice) == int(np.ceil(duration - 2.0)) + 1          # 2 s windows every second
+    assert (voice["label"] == "silence").any() and (voice["label"] != "silence").any()
+    faces = pd.read_csv(tmp_path / "second" / "face_timeline.csv")
+    assert len(faces) >= 10 and faces["time"].max() < 4.0 and set(faces["emotion"]) <= set(FER2013)
+    assert faces["frame"].is_unique
+
+    store = CandidateStore(db)
+    assert list(store.candidates()["name"]) == ["First", "Second"]
+    assert set(store.kinds()) == {"trait", "text", "voice", "face", "combined"}
+
+
+def test_omitted_modalities_are_said(bundle, interview, tmp_path):
+    assert _run(["--audio", interview["audio"], "--models", bundle, "--out", tmp_path / "r", "--no-compare"]) == 0
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "Not given: text, video" in page
+    assert "No text answer given: no traits." in page and "No video given" in page
+    assert "Not compared with other candidates" in page
+    report = json.loads((tmp_path / "r" / "portrait.json").read_text())
+    assert report["inputs"] == {"text": None, "audio": "answer.wav", "video": None}
+    assert report["traits"] is None and set(report["most_frequent"]) == {"voice"}
+    assert "One modality only" in page
+
+
+def test_video_without_a_face_is_said_not_failed(bundle, tmp_path):
+    from mmer_utils.video.io import VideoWriter
+
+    path = tmp_path / "empty_room.mp4"
+    with VideoWriter(path, fps=10) as writer:
+        for i in range(20):
+            writer.write(np.full((240, 320, 3), 90 + i, np.uint8))
+    assert _run(["--video", path, "--models", bundle, "--out", tmp_path / "r", "--no-compare"]) == 0
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "No face found" in page and "No emotion model ran: no combined estimate." in page
+    report = json.loads((tmp_path / "r" / "portrait.json").read_text())
+    assert report["combined"] is None and any("no face found" in n for n in report["notes"])
+
+
+def test_train_command_and_a_bundle_without_a_modality(tmp_path, interview, capsys):
+    real_dataset("meld")
+    real_dataset("essays")
+    models = tmp_path / "text_only"
+    assert _run(["train", "--quick", "--models", models, "--modalities", "text"]) == 0
+    info = json.loads((models / "bundle.json").read_text())
+    assert info["quick"] and set(info["files"]) == {"text_emotion", "bigfive"} and len(info["holdout_essays"]) == 30
+    code = _run(["--audio", interview["audio"], "--models", models, "--out", tmp_path / "r", "--no-compare"])
+    assert code == 2 and "no voice model" in capsys.readouterr().err
+    assert _run(["--text", interview["text"], "--models", models, "--out", tmp_path / "r", "--no-compare"]) == 0
+
+
+def test_bad_inputs_are_one_line_errors(bundle, interview, tmp_path, capsys):
+    import soundfile as sf
+
+    empty = tmp_path / "empty.txt"
+    empty.write_text("   \n")
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000 * 3, np.float32), 16000)
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
+    cases = [
+        (["--text", tmp_path / "missing.txt"], "not found"),
+        (["--text", empty], "empty"),
+        (["--audio", silent], "silent"),
+        (["--video", corrupt], "video"),
+        ([], "no input"),
+    ]
+    for extra, message in cases:
+        code = _run(extra + ["--models", bundle, "--out", tmp_path / "r", "--no-compare"])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and err.count("\n") == 1, (extra, err)
+    assert not (tmp_path / "r").exists()
+    # no bundle: the error names the command that trains one
+    code = _run(["--text", interview["text"], "--models", tmp_path / "nowhere", "--out", tmp_path / "r"])
+    assert code == 2 and "python -m mmer_utils.portrait train" in capsys.readouterr().err
+
+
+def test_module_runs_as_a_command(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "mmer_utils.portrait", "--text", tmp_path / "none.txt",
+                          "--models", tmp_path / "nowhere", "--out", tmp_path / "r"],
+                         capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 2 and "portrait train" in out.stderr
