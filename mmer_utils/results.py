@@ -142,7 +142,7 @@ def load_records(directory: Path | None = None) -> list[dict]:
 
 
 def format_value(metric: str, value: float) -> str:
-    if metric in {"accuracy", "macro_f1", "weighted_f1", "uar", "f1", "mean_accuracy"} or metric.endswith("accuracy"):
+    if metric in {"accuracy", "macro_f1", "weighted_f1", "uar", "f1", "mean_accuracy"} or metric.endswith(("accuracy", "_rate")):
         return f"{100 * value:.1f} %"
     return f"{value:.4g}"
 

@@ -247,3 +247,34 @@ def test_emotion_summary_and_timeline_plot():
 def test_colab_snapshot_outside_colab_says_what_to_do():
     with pytest.raises(pipeline.PipelineError, match="only in Google Colab"):
         pipeline.colab_snapshot()
+
+
+def test_adapters_with_their_own_input_format_go_through_predict_proba():
+    """A classifier with a Keras ``model_`` that is not our KerasEstimator (e.g. the fer peer, which
+    resizes to 64x64 and rescales) must not be called directly on 48x48 inputs."""
+    from mmer_utils.video.predict import FaceEmotionModel
+
+    class Adapter:
+        classes_ = np.arange(7)
+        model_ = object()  # calling it would fail
+
+        def predict_proba(self, X):
+            assert X.shape[1:] == (48, 48, 1)
+            return np.tile(np.eye(7)[3], (len(X), 1))
+
+    model = FaceEmotionModel(Adapter())
+    proba = model.predict_crops(np.zeros((2, 48, 48), np.uint8))
+    assert proba.argmax(axis=1).tolist() == [3, 3]
+
+
+def test_realtime_benchmark_matches_detections_to_true_faces():
+    from mmer_utils.bench.video_realtime import _match
+
+    truth = pd.DataFrame({"frame": [0, 0, 1], "x": [0, 200, 0], "y": [0, 0, 0], "w": [100, 100, 100],
+                          "h": [100, 100, 100], "label": ["happy", "sad", "happy"]})
+    timeline = pd.DataFrame({"frame": [0, 0, 1], "x": [5, 400, 300], "y": [5, 0, 0], "w": [90, 100, 100],
+                             "h": [90, 100, 100], "emotion": ["happy", "sad", "happy"]})
+    found, agree = _match(timeline, truth)
+    # frame 0: the first face is found and right, the second is missed (the detection is 200 px away);
+    # frame 1: the only detection is far from the true face
+    assert found == pytest.approx(1 / 3) and agree == 1.0

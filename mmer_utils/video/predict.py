@@ -158,7 +158,11 @@ class FaceEmotionModel:
         if len(crops) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
         X = to_model_input(crops)
-        model = getattr(self.classifier, "model_", None)
+        from ..training import KerasEstimator
+
+        # only our own Keras estimators take to_model_input() as it is; adapters such as the
+        # fer peer resize and rescale inside predict_proba, so they must go through it
+        model = getattr(self.classifier, "model_", None) if isinstance(self.classifier, KerasEstimator) else None
         if model is not None and getattr(self.classifier, "transform", None) is None and len(X) <= 64:
             # calling the Keras model directly skips predict()'s per-call set-up (tens of ms),
             # which matters at 30 frames per second; same weights, same numbers

