@@ -271,6 +271,8 @@ class FerPeer(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         model = self._model()
         x = to_peer_input(X)
+        if len(x) <= self.batch_size:  # a frame's few faces: one compiled call, no predict() set-up
+            return np.asarray(model.predict_on_batch(x), dtype=np.float32)
         return np.asarray(model.predict(x, batch_size=self.batch_size, verbose=0), dtype=np.float32)
 
     def predict(self, X) -> np.ndarray:
