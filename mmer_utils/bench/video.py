@@ -5,7 +5,7 @@ Protocol: the official splits. Models train on Training (28,709 faces), PublicTe
 and PrivateTest (3,589) is predicted once per final model: that is the reported number.
 
 Models (``MMER_VIDEO_MODELS=hog_linear,mini_xception,...`` runs a subset; default
-:data:`DEFAULT_MODELS`, the larger CNN is opt-in: ~5x the CPU time of mini-XCeption):
+:data:`DEFAULT_MODELS`, the larger CNN is opt-in: about 1.4x the CPU time per face of mini-XCeption, measured on 4,096 faces):
 
 * ``hog_linear``: HOG + linear SVM on all training faces;
 * ``hog_rbf``: HOG + RBF SVM on a stratified subset (:data:`~mmer_utils.video.baselines.RBF_TRAIN_LIMIT`);
