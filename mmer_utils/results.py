@@ -16,12 +16,12 @@ import datetime as _dt
 import json
 import os
 import platform
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import config
+from .atomic import atomic_write_json, atomic_write_text
 
 METRICS_ENV = "MMER_METRICS_DIR"
 NOTEBOOK_ENV = "MMER_NOTEBOOK"
@@ -52,9 +52,7 @@ def record_metric(model: str, protocol: str, metric: str, value: float, *, noteb
     records = [r for r in records if (r["model"], r["protocol"], r["split"], r["metric"]) !=
                (model, protocol, split, metric)]
     records.append(entry)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(records, indent=1))
-    os.replace(tmp, path)
+    atomic_write_json(path, records, indent=1)
     return entry
 
 
@@ -110,11 +108,14 @@ def results_dir() -> Path:
 
 
 def save_records(chapter: str, records: list[BenchRecord | dict], *, directory: Path | None = None,
-                 replace: bool = True) -> Path:
+                 replace: bool = True, owned_prefix: str | None = None) -> Path:
     """Write ``results/<chapter>.json``.
 
     With ``replace=True`` records of the same (model, protocol, split, metric) are
     replaced and the others kept, so a partial benchmark run updates only its rows.
+    ``owned_prefix``: a benchmark that owns every model whose name starts with it (e.g.
+    ``"landmarks: "``) also drops its old rows that this run no longer produces, so a
+    renamed row does not linger beside its successor.
     """
     directory = Path(directory) if directory else results_dir()
     directory.mkdir(parents=True, exist_ok=True)
@@ -126,11 +127,10 @@ def save_records(chapter: str, records: list[BenchRecord | dict], *, directory: 
             raise ValueError(f"benchmark record lacks {missing}: {rec}")
     old = json.loads(path.read_text()) if path.is_file() and replace else []
     keys = {(r["model"], r["protocol"], r["split"], r["metric"]) for r in new}
+    if owned_prefix:
+        old = [r for r in old if not r["model"].startswith(owned_prefix)]
     merged = [r for r in old if (r["model"], r["protocol"], r["split"], r["metric"]) not in keys] + new
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(merged, indent=1) + "\n")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, json.dumps(merged, indent=1) + "\n")
 
 
 def load_records(directory: Path | None = None) -> list[dict]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import tempfile
 import time
 import zipfile
@@ -35,6 +34,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from . import config
+from .atomic import atomic_path
 
 #: Name of the estimator's metadata inside a saved ``.keras`` archive (Keras ignores it).
 META_NAME = "mmer_estimator.json"
@@ -408,14 +408,10 @@ class KerasEstimator(ClassifierMixin, BaseEstimator):
             "metadata": metadata or getattr(self, "metadata_", None) or {},
             "history": getattr(self, "history_", {}),
         }
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
-        try:
+        with atomic_path(path, suffix=".keras") as tmp:
             self.model_.save(tmp)
             with zipfile.ZipFile(tmp, "a") as zf:
                 zf.writestr(META_NAME, json.dumps(meta))
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
         return path
 
     @classmethod

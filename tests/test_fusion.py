@@ -107,6 +107,9 @@ def test_ensemble_table_learns_on_val_and_scores_on_test():
     best_base = table.loc[["A", "B"], "accuracy"].max()
     assert table.loc["stacking (LR on val, C by CV)", "accuracy"] > best_base + 0.2
     assert table.loc["product of probabilities", "accuracy"] > best_base + 0.2
+    assert table.attrs["reference"] in {"A", "B"}  # chosen on val
+    assert table.loc["stacking (LR on val, C by CV)", "p_vs_reference"] < 1e-6
+    assert table.loc[["A", "B"], "p_vs_reference"].isna().all()
     with pytest.raises(FusionInputError, match="same 2"):
         ensemble_table({"A": a[:n]}, y[:n], {"A": a[n:]}, y[n:], labels=list("wxyz"))
 

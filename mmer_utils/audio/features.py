@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Callable, Sequence
@@ -46,6 +44,7 @@ import numpy as np
 
 from .. import config
 from .io import SR
+from ..atomic import atomic_save_npy, atomic_write_json
 
 #: Bump when a change of the code changes the values: old cache entries are then ignored.
 FEATURES_VERSION = 1
@@ -305,31 +304,11 @@ def params_key(params: dict) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def atomic_save_npy(path, array) -> Path:
-    """Write ``array`` to ``path`` through a temporary file in the same folder + ``os.replace``.
-
-    If anything fails (or the run is interrupted) before the rename, the temporary file
-    is removed and ``path`` is untouched: readers never see half a file.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, np.asarray(array))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _cache_folder(namespace: str, params: dict) -> Path:
     folder = config.cache_dir("audio_features", namespace, params_key(params))
     info = folder / "params.json"
     if not info.is_file():  # human-readable record of what the entries hold
-        tmp = info.with_name(f".params.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(params, indent=1, sort_keys=True, default=str))
-        os.replace(tmp, info)
+        atomic_write_json(info, params, indent=1, sort_keys=True, default=str)
     return folder
 
 

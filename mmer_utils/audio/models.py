@@ -302,15 +302,10 @@ def _load_fold(cache_dir: Path | None, fold) -> tuple[dict, dict] | None:
 def _save_fold(cache_dir: Path | None, fold, part: dict, info: dict) -> None:
     if cache_dir is None:
         return
-    import os
+    from ..atomic import atomic_save_npz, atomic_write_json
 
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache_dir / f".fold{fold}.{os.getpid()}.tmp.npz"
-    np.savez(tmp, **part)
-    os.replace(tmp, cache_dir / f"fold{fold}.npz")
-    tmp = cache_dir / f".fold{fold}.{os.getpid()}.tmp.json"
-    tmp.write_text(json.dumps(info, default=str))
-    os.replace(tmp, cache_dir / f"fold{fold}.json")  # written last: its presence marks the fold done
+    atomic_save_npz(cache_dir / f"fold{fold}.npz", **part)
+    atomic_write_json(cache_dir / f"fold{fold}.json", info, default=str)  # written last: marks the fold done
 
 
 def results_cache(name: str, **settings) -> Path:

@@ -27,8 +27,6 @@ parameters, with atomic writes and a progress bar.
 
 from __future__ import annotations
 
-import json
-import os
 import warnings
 from pathlib import Path
 from typing import Sequence
@@ -38,6 +36,7 @@ import numpy as np
 from .. import config
 from .features import atomic_save_npy, file_sha256, params_key
 from .io import SR
+from ..atomic import atomic_write_json
 
 #: Bump when a change of the code changes the values: old cache entries are then ignored.
 LOGMEL_VERSION = 1
@@ -227,9 +226,7 @@ def logmel_batch(paths: Sequence, *, cache: bool = True, progress: bool = True, 
         folder = config.cache_dir("audio_logmel", params_key(key))
         info = folder / "params.json"
         if not info.is_file():  # human-readable record of what the entries hold
-            tmp = info.with_name(f".params.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(key, indent=1, sort_keys=True, default=str))
-            os.replace(tmp, info)
+            atomic_write_json(info, key, indent=1, sort_keys=True, default=str)
     out = None
     desc = "log-mel" + (f" (augmented copy {copy})" if augment else "")
     for i, path in enumerate(tqdm(paths, desc=desc, disable=not progress, leave=False)):

@@ -41,7 +41,8 @@ def main(argv=None) -> int:
     module, func = CHAPTERS[args.chapter].split(":")
     command = " ".join(settings_prefix() + ["python -m mmer_utils.bench"] + [shlex.quote(a) for a in argv])
     try:
-        records = getattr(importlib.import_module(module), func)(full=args.full, command=command)
+        bench = importlib.import_module(module)
+        records = getattr(bench, func)(full=args.full, command=command)
     except MmerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -52,7 +53,7 @@ def main(argv=None) -> int:
         for rec in records:  # records say which chapter file they belong to
             by_chapter.setdefault(rec.chapter, []).append(rec)
         for chapter, recs in by_chapter.items():
-            print(f"wrote {save_records(chapter, recs)}")
+            print(f"wrote {save_records(chapter, recs, owned_prefix=getattr(bench, 'OWNED_PREFIX', None))}")
         print(f"wrote {write_results_md()}")
     else:
         print("quick run: records not saved (use --full for published numbers)")

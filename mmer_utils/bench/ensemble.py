@@ -7,8 +7,10 @@
 * the same trained models with one modality missing (training mean) or replaced by
   noise at test time;
 * stacking, averaging and voting of the FER2013 face models whose PublicTest /
-  PrivateTest probabilities the video benchmark saved (skipped with a warning when
-  ``python -m mmer_utils.bench video --full`` has not run).
+  PrivateTest probabilities the video benchmarks saved (one member per model, see
+  :func:`mmer_utils.video.data.ensemble_members`; skipped with a warning when
+  ``python -m mmer_utils.bench video --full`` has not run), each with the exact McNemar
+  p-value against the single model with the best PublicTest accuracy.
 
 ``full=False``: 12 actors, folds 0 and 1, few epochs (a smoke run, not saved).
 
@@ -73,14 +75,15 @@ def _fer_records(command: str) -> list[BenchRecord]:
     from ..video import data as vdata
 
     try:
-        available = vdata.list_predictions()
+        vdata.list_predictions()
     except ImportError as exc:  # pragma: no cover - the video module is part of the package
         print(f"warning: FER2013 stacking rows skipped: {exc}")
         return []
-    ours = [n for n in available if not vdata.slug(n).startswith("fer_package")]
+    ours = vdata.ensemble_members()
     sets = {"our models": ours}
-    if len(ours) < len(available):
-        sets["ours + fer peer"] = available
+    with_peer = vdata.ensemble_members(include_peer=True)
+    if len(ours) < len(with_peer):
+        sets["ours + fer peer"] = with_peer
     records = []
     for set_name, names in sets.items():
         try:
@@ -100,5 +103,8 @@ def _fer_records(command: str) -> list[BenchRecord]:
                     split="PrivateTest", metric=metric, value=float(row[metric]), train_seconds=None,
                     command=command,
                     extra={"base_models": list(base.index), "best_base_model": str(base.accuracy.idxmax()),
-                           "best_base_accuracy": float(base.accuracy.max()), "meta_C": table.attrs.get("meta_C")}))
+                           "best_base_accuracy": float(base.accuracy.max()), "meta_C": table.attrs.get("meta_C"),
+                           "reference_model": table.attrs.get("reference"),
+                           "reference_accuracy": float(base.loc[table.attrs["reference"], "accuracy"]),
+                           "mcnemar_p_vs_reference": float(row["p_vs_reference"])}))
     return records

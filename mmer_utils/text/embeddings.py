@@ -25,8 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -35,6 +33,7 @@ import numpy as np
 
 from .. import config
 from . import preprocess
+from ..atomic import atomic_save_npz
 
 #: Bumped when the training or the cache format changes.
 CACHE_VERSION = 1
@@ -53,14 +52,7 @@ def _corpus_hash(token_lists: Sequence[Sequence[str]], params: Mapping) -> str:
 
 
 def _save_npz_atomic(path: Path, **arrays) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_save_npz(path, **arrays)
 
 
 def _keyed_vectors(keys: Sequence[str], vectors: np.ndarray, counts: np.ndarray | None = None):

@@ -23,7 +23,6 @@ These are course models trained on student essays (Pennebaker & King) and TV dia
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ import pandas as pd
 from .. import config
 from ..errors import DataNotFoundError, MmerError
 from .preprocess import EmptyTextError, check_text, clean_tokens, tokenize
+from ..atomic import atomic_path
 
 #: Trait codes (the essays' order) and names.
 TRAIT_NAMES = {"EXT": "extraversion", "NEU": "neuroticism", "AGR": "agreeableness",
@@ -225,10 +225,8 @@ class TextAnswerModel:
         import joblib
 
         path = Path(path) if path is not None else default_model_path(bool(self.info.get("quick")))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part")
-        joblib.dump(self, tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            joblib.dump(self, tmp)
         return path
 
     @classmethod

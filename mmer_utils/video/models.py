@@ -36,7 +36,6 @@ test-time augmentation (the mean over the face and its mirror image).
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Sequence
@@ -45,6 +44,7 @@ import numpy as np
 
 from .. import config
 from ..training import KerasEstimator, class_weights, make_dataset, standard_callbacks, _QuietRetracing
+from ..atomic import atomic_path, atomic_write_json
 
 #: Input shape of the course's face models: 48x48 grayscale.
 INPUT_SHAPE = (48, 48, 1)
@@ -256,9 +256,8 @@ class _SaveState:
             def on_epoch_end(self, epoch, logs=None):
                 for k, v in (logs or {}).items():
                     self._history.setdefault(k, []).append(float(v))
-                tmp = folder / f".last.{os.getpid()}.tmp.keras"
-                self.model.save(tmp)
-                os.replace(tmp, folder / "last.keras")
+                with atomic_path(folder / "last.keras", suffix=".keras") as tmp:
+                    self.model.save(tmp)
                 new = {
                     "epoch": epoch + 1, "stopped": bool(self.model.stop_training), "history": self._history,
                     "learning_rate": float(np.asarray(self.model.optimizer.learning_rate)),
@@ -269,9 +268,7 @@ class _SaveState:
                                   "rlr_wait": int(rlr.wait), "rlr_cooldown": int(rlr.cooldown_counter),
                                   "ckpt_best": _as_float(ckpt.best)},
                 }
-                tmp = folder / f".{STATE_NAME}.{os.getpid()}.tmp"
-                tmp.write_text(json.dumps(new))
-                os.replace(tmp, folder / STATE_NAME)  # written after last.keras: the two agree
+                atomic_write_json(folder / STATE_NAME, new)  # written after last.keras: the two agree
 
         return SaveState()
 

@@ -43,6 +43,7 @@ from ..labels import FER2013
 from .data import to_model_input
 from .faces import DETECTORS, Face, FaceError, crop_faces, detect_faces
 from .io import as_bgr, to_gray
+from ..atomic import atomic_path
 
 #: Format version of the settings saved with a model.
 _FORMAT = 1
@@ -245,10 +246,8 @@ class FaceEmotionModel:
             raise ModelFileError(f"a scikit-learn face model is saved as .joblib, got {path.name}")
         import joblib
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        joblib.dump({"classifier": self.classifier, "settings": json.dumps(self.settings())}, tmp)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            joblib.dump({"classifier": self.classifier, "settings": json.dumps(self.settings())}, tmp)
         return path
 
     @classmethod
