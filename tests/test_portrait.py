@@ -173,6 +173,18 @@ def test_html_is_self_contained_and_escaped():
     assert "Most visible trait: <b>extraversion</b>" in page
 
 
+def test_most_visible_trait_is_the_highest_percentile_not_the_highest_probability():
+    # extraversion has the highest P(high) but openness stands out more among the writers
+    pct = pd.Series([60.0, 10.0, 50.0, 55.0, 93.0], index=["extraversion", "neuroticism", "agreeableness",
+                                                          "conscientiousness", "openness"])
+    p = _fake_portrait(trait_percentiles=pct)
+    assert p.traits.idxmax() == "extraversion" and p.most_visible_trait == "openness"
+    page = render_html(p)
+    assert "Most visible trait: <b>openness</b> (P(high) = 0.60, percentile 93 among the essays' writers)" in page
+    assert p.to_dict()["trait_percentiles"]["openness"] == 93.0
+    assert _fake_portrait().most_visible_trait == "extraversion"   # without percentiles: highest P(high)
+
+
 # --------------------------------------------------------------------------- real data
 
 
@@ -254,6 +266,9 @@ def test_cli_full_report_and_comparison(bundle, interview, tmp_path, capsys):
 
     report = json.loads((tmp_path / "second" / "portrait.json").read_text())
     assert report["most_visible_trait"] in report["traits"]
+    pct = report["trait_percentiles"]
+    assert set(pct) == set(report["traits"]) and all(0 <= v <= 100 for v in pct.values())
+    assert report["most_visible_trait"] == max(pct, key=pct.get)
     assert sum(report["scores"]["combined"].values()) == pytest.approx(1.0)
     assert report["combined_emotion"] == max(report["combined"], key=report["combined"].get)
     assert set(report["most_frequent"]) == {"text", "voice", "face"}

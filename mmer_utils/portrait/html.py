@@ -51,7 +51,8 @@ ETHICS_NOTE = (
 HOW_TO_READ = (
     "Each modality is read by its own model. <b>Traits</b> are the probability that the author of the text "
     "would score in the upper half of a Big Five questionnaire (0.5 = the model cannot tell); the <i>most visible "
-    "trait</i> is the one with the highest probability. <b>Emotions</b> are probabilities over each model's own "
+    "trait</i> is the one whose probability is highest <i>relative to the essays' writers</i> (its percentile among "
+    "them): raw probabilities are not compared across traits, as each clusters around its own base rate. <b>Emotions</b> are probabilities over each model's own "
     "labels, averaged over the sentences of the text, the 2-second windows of the voice or the frames of the "
     "video; the <i>most frequent emotion</i> is the label that wins most sentences, windows or frames. The "
     "<b>combined estimate</b> maps every modality onto seven shared emotions (RAVDESS <i>calm</i> counts as "
@@ -71,13 +72,21 @@ def _figure(width: float, height: float):
     return fig, fig.add_subplot()
 
 
-def plot_traits(traits: pd.Series, *, ax=None):
-    """Horizontal bars of P(high) per trait; the most visible trait in a darker colour."""
+def plot_traits(traits: pd.Series, percentiles: pd.Series | None = None, *, ax=None):
+    """Horizontal bars of P(high) per trait, each labelled with its percentile among the essays'
+    writers when given; the most visible trait (highest percentile, else highest P(high)) in red."""
+    from ..text.predict import most_visible_trait
+
     if ax is None:
         _, ax = _figure(6.5, 2.6)
-    top = traits.idxmax()
+    top = most_visible_trait(percentiles) if percentiles is not None else traits.idxmax()
     colors = ["C3" if t == top else "C0" for t in traits.index]
-    ax.barh(list(traits.index)[::-1], traits.to_numpy()[::-1], color=colors[::-1])
+    names = list(traits.index)[::-1]
+    ax.barh(names, traits.to_numpy()[::-1], color=colors[::-1])
+    if percentiles is not None:
+        for name in names:
+            ax.annotate(f"percentile {percentiles[name]:.0f}", (traits[name], name), xytext=(4, 0),
+                        textcoords="offset points", va="center", fontsize=8)
     ax.axvline(0.5, color="k", lw=0.8, ls="--")
     ax.set(xlim=(0, 1), xlabel="P(high)", title=f"Big Five: most visible trait = {top}")
     return ax
@@ -202,7 +211,7 @@ def figures(portrait) -> dict:
     """Every figure of the report, by name (only those the given inputs allow)."""
     out = {}
     if portrait.traits is not None:
-        out["traits"] = plot_traits(portrait.traits).figure
+        out["traits"] = plot_traits(portrait.traits, portrait.trait_percentiles).figure
     if portrait.text_emotion is not None:
         out["text_emotion"] = plot_distribution(
             portrait.text_emotion, title="Text emotion (MELD labels, mean over sentences)", source="meld").figure
@@ -306,9 +315,12 @@ def render_html(portrait, figs: dict | None = None) -> str:
 
     # traits
     if p.traits is not None:
-        body = (f"<p>Most visible trait: <b>{_esc(p.most_visible_trait)}</b> "
-                f"(P(high) = {p.traits.max():.2f}).</p>" + _img(figs["traits"], "Big Five bars")
-                + _table(p.traits.to_frame()))
+        top = p.most_visible_trait
+        where = ("" if p.trait_percentiles is None
+                 else f", percentile {p.trait_percentiles[top]:.0f} among the essays' writers")
+        table = p.traits.to_frame() if p.trait_percentiles is None else pd.concat([p.traits, p.trait_percentiles], axis=1)
+        body = (f"<p>Most visible trait: <b>{_esc(top)}</b> (P(high) = {p.traits[top]:.2f}{where}).</p>"
+                + _img(figs["traits"], "Big Five bars") + _table(table))
     else:
         body = _missing("No text answer given: no traits.")
     parts.append(_section("traits", body))

@@ -6,7 +6,7 @@ modality       model                                       trained on
 text emotion   TF-IDF words (+ characters) -> logistic     MELD train utterances (7 emotions)
                regression (:func:`~mmer_utils.text.emotion.tfidf_classifier`)
 Big Five       TF-IDF -> one logistic regression per       the essays, minus the held-out ones
-               trait (:class:`~mmer_utils.text.bigfive.TraitClassifier`)
+               trait (:class:`~mmer_utils.text.predict.TextAnswerModel`, with percentiles)
 voice          clip features -> scaler -> RBF SVM with     RAVDESS speech, minus the held-out actors
                calibrated probabilities (audio chapter)
 face           the video chapter's saved face model        FER2013 Training
@@ -49,7 +49,7 @@ from ..errors import DataNotFoundError, MmerError
 from ..labels import FER2013, MELD, RAVDESS
 
 #: Bump when the bundle's files change meaning: an older bundle is then refused with a clear error.
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2  # 2: the Big Five model is a TextAnswerModel (percentiles)
 #: The command that (re)trains the bundle, quoted by every "model missing" error.
 TRAIN_COMMAND = "python -m mmer_utils.portrait train"
 #: RAVDESS actors never heard by the voice model (the demo interviews use their voices).
@@ -128,14 +128,20 @@ class PortraitModels:
         df["emotion"] = df[list(MELD)].idxmax(axis=1)
         return df
 
-    def traits(self, text: str) -> pd.Series:
-        """P(high) of each Big Five trait for one text, indexed by trait name."""
-        from ..datasets import TRAITS as TRAIT_NAMES
-        from ..text.bigfive import TRAITS
+    def traits(self, text: str) -> pd.DataFrame:
+        """Big Five of one text, one row per trait name: ``P(high)`` and ``percentile``.
+
+        The percentile (0-100) places the answer among the essays' writers (out-of-fold
+        probabilities of the same model: :class:`~mmer_utils.text.predict.TextAnswerModel`).
+        """
+        from ..text.predict import TRAIT_NAMES
 
         self._need("bigfive", "Big Five")
-        proba = self.bigfive.predict_proba(pd.Series([text]))[0]
-        return pd.Series(proba, index=[TRAIT_NAMES[t] for t in TRAITS], name="P(high)")
+        proba = self.bigfive.trait_probabilities([text])
+        pct = self.bigfive.percentiles(proba)
+        names = [TRAIT_NAMES[c] for c in proba.columns]
+        return pd.DataFrame({"P(high)": proba.iloc[0].to_numpy(), "percentile": pct.iloc[0].to_numpy()},
+                            index=pd.Index(names, name="trait"))
 
     # -- voice
     def voice_windows(self, windows: np.ndarray, sr: int) -> np.ndarray:
@@ -296,12 +302,9 @@ def _train_text_emotion(quick: bool, seed: int, log) -> tuple[object, str]:
 
 
 def _train_bigfive(quick: bool, seed: int, log) -> tuple[object, str, list[str]]:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import FunctionTransformer
-
+    """The text chapter's answer model (TF-IDF + LR per trait, with its out-of-fold population)."""
     from ..datasets import load_essays
-    from ..text.bigfive import TRAITS, TraitClassifier, make_vectorizer
+    from ..text.predict import TextAnswerModel
 
     essays = load_essays()
     held = holdout_essay_ids(essays)
@@ -309,20 +312,11 @@ def _train_bigfive(quick: bool, seed: int, log) -> tuple[object, str, list[str]]
     n = SIZES[quick]["essays"]
     if n is not None and n < len(train):
         train = train.sample(n, random_state=seed)
-    # a Series of raw texts in; stop words kept (pronouns say much about personality)
-    features = make_pipeline(FunctionTransformer(_as_text_list), make_vectorizer("tfidf", min_df=2))
-    grid = {"C": [1.0]} if quick else {"C": [0.3, 1.0, 3.0]}
-    model = TraitClassifier(features, LogisticRegression(solver="liblinear"), grid, inner_cv=3, seed=seed)
-    model.fit(train["text"].reset_index(drop=True), train[list(TRAITS)].to_numpy())
+    # quick=False: the subset above is the whole training set (TextAnswerModel's quick would resample it)
+    model = TextAnswerModel.train(train.reset_index(drop=True), quick=False, seed=seed, emotion=False)
     log(f"Big Five: {len(train)} essays")
     return model, (f"TF-IDF + logistic regression per trait, essays ({len(train)} essays, "
-                   f"{len(held)} held out)"), held
-
-
-def _as_text_list(X):
-    if isinstance(X, pd.DataFrame):
-        X = X["text"]
-    return [str(t) for t in X]
+                   f"{len(held)} held out; percentiles among their out-of-fold scores)"), held
 
 
 def _train_voice(quick: bool, seed: int, holdout_actors: Sequence[int], log) -> tuple[object, str, dict]:

@@ -4,7 +4,8 @@
 bundle on the answer's text, audio and video (any of them may be left out) and returns a
 :class:`Portrait`, the content of the source web app's report:
 
-* **Big Five**: P(high) of each trait and the *most visible trait* (the highest P(high));
+* **Big Five**: P(high) of each trait, its percentile among the essays' writers and the
+  *most visible trait* (the highest percentile);
 * **text emotion**: MELD probabilities of each sentence, their mean and the most frequent label;
 * **most common words** after stop-word removal (the text chapter's cleaning pipeline);
 * **voice emotions over time**: RAVDESS probabilities of 2 s windows every second;
@@ -196,6 +197,7 @@ class Portrait:
     models: dict
     quick_models: bool = False
     traits: pd.Series | None = None
+    trait_percentiles: pd.Series | None = None
     text_emotions: pd.DataFrame | None = None
     words: list = field(default_factory=list)
     voice_timeline: pd.DataFrame | None = None
@@ -216,7 +218,13 @@ class Portrait:
 
     @property
     def most_visible_trait(self) -> str | None:
-        """The trait with the highest P(high)."""
+        """The trait with the highest percentile among the essays' writers
+        (:func:`mmer_utils.text.predict.most_visible_trait`; the highest P(high) when no
+        percentiles are known)."""
+        from ..text.predict import most_visible_trait
+
+        if self.trait_percentiles is not None:
+            return most_visible_trait(self.trait_percentiles)
         return None if self.traits is None else str(self.traits.idxmax())
 
     @property
@@ -271,6 +279,8 @@ class Portrait:
             "quick_models": self.quick_models,
             "most_visible_trait": self.most_visible_trait,
             "traits": None if self.traits is None else self.traits.round(4).to_dict(),
+            "trait_percentiles": (None if self.trait_percentiles is None
+                                  else self.trait_percentiles.round(1).to_dict()),
             "text_emotion": None if self.text_emotion is None else self.text_emotion.round(4).to_dict(),
             "most_common_words": [[w, int(c)] for w, c in self.words],
             "most_frequent": mf.to_dict(orient="index"),
@@ -360,7 +370,9 @@ def _build_portrait(models, *, text, text_file, audio, video, name, weights, voi
         from ..text import preprocess
         from ..text.viz import most_common_words
 
-        portrait.traits = models.traits(answer)
+        traits = models.traits(answer)
+        portrait.traits = traits["P(high)"].rename("P(high)")
+        portrait.trait_percentiles = traits["percentile"].rename("percentile")
         portrait.text_emotions = models.text_emotions(answer)
         dists["text"] = portrait.text_emotion.to_numpy()
         # no lemmatising: WordNet takes 10 s to load and "most common words" reads fine without it

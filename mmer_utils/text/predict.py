@@ -44,6 +44,23 @@ MIN_WORDS = 50
 DEFAULT_NAME = "text_answer.joblib"
 
 
+def most_visible_trait(percentiles: pd.Series) -> str:
+    """The trait whose P(high) stands out most **against the other candidates**: the highest percentile.
+
+    Raw P(high) is not compared across traits, because each trait's probabilities cluster
+    around its own base rate (more essays are "high" in some traits than in others); the
+    percentile among a population of writers puts the five traits on one scale. The text
+    chapter's candidate view and the portrait both use this definition.
+
+    >>> most_visible_trait(pd.Series({"EXT": 40.0, "OPN": 91.0, "AGR": 75.0}))
+    'OPN'
+    """
+    percentiles = pd.Series(percentiles, dtype=float)
+    if percentiles.dropna().empty:
+        raise ValueError("no trait percentiles: cannot name the most visible trait")
+    return str(percentiles.idxmax())
+
+
 def default_model_path(quick: bool = False) -> Path:
     """``build/cache/models/text_answer.joblib`` (``text_answer_quick.joblib`` for the quick bundle)."""
     name = DEFAULT_NAME.replace(".joblib", "_quick.joblib") if quick else DEFAULT_NAME
@@ -187,7 +204,7 @@ class TextAnswerModel:
         traits = self.trait_probabilities([text]).iloc[0]
         pct = self.percentiles(traits).iloc[0]
         return AnswerAnalysis(text=text, n_words=len(words), traits=traits, percentiles=pct,
-                              most_visible_trait=str(pct.idxmax()), words=[(w, int(c)) for w, c in common],
+                              most_visible_trait=most_visible_trait(pct), words=[(w, int(c)) for w, c in common],
                               emotions=self.emotions(text), low_confidence=low, notes=notes)
 
     # ------------------------------------------------------------------ plots
