@@ -2,6 +2,8 @@
 
 import numpy as np
 import pandas as pd
+import pytest
+from conftest import real_dataset
 
 from mmer_utils.text import emotion as E
 
@@ -63,3 +65,18 @@ def test_neural_text_classifier_learns_and_round_trips(tmp_path):
     loaded = E.NeuralTextClassifier.load(path)
     np.testing.assert_allclose(loaded.predict_proba(texts[:5]), clf.predict_proba(texts[:5]), atol=1e-5)
     assert E.tokenize_simple("I'm SO happy!!") == ["i'm", "so", "happy", "!", "!"]
+
+
+def test_text_emotion_benchmark_quick_dair_rows(monkeypatch):
+
+    real_dataset("emotion")
+    from mmer_utils.bench import text_emotion
+
+    monkeypatch.setenv(text_emotion.DATASETS_ENV, "dair")
+    records = text_emotion.run(full=False)
+    models = {r.model for r in records}
+    assert models == {"TF-IDF words+chars + LR", "BiGRU (word ids, from scratch)", "BiGRU, average of 2 random starts"}
+    assert all(r.protocol.startswith("dair-ai") and 0 <= r.value <= 1 for r in records)
+    monkeypatch.setenv(text_emotion.DATASETS_ENV, "dair,imdb")
+    with pytest.raises(ValueError, match="dair and/or meld"):
+        text_emotion.run(full=False)
