@@ -11,7 +11,8 @@
 * :func:`plot_history`: training curves.
 * :class:`KerasEstimator`: a Keras model behind the scikit-learn interface
   (``fit`` / ``predict`` / ``predict_proba`` / ``classes_``, ``sklearn.base.clone``
-  works), saved and loaded in Keras' native ``.keras`` format.
+  works), saved and loaded in Keras' native ``.keras`` format; with a
+  ``checkpoint_dir``, training **resumes** after an interruption (:func:`read_state`).
 
 >>> import numpy as np
 >>> ds = make_dataset(np.zeros((10, 3)), np.zeros(10), batch_size=4, shuffle=True)
@@ -34,7 +35,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from . import config
-from .atomic import atomic_path
+from .atomic import atomic_path, atomic_write_json
 
 #: Name of the estimator's metadata inside a saved ``.keras`` archive (Keras ignores it).
 META_NAME = "mmer_estimator.json"
@@ -250,6 +251,64 @@ def _from_spec(spec: dict | None):
     return partial(fn, **spec["kwargs"]) if spec["kwargs"] else fn
 
 
+STATE_NAME = "state.json"
+
+
+def read_state(folder) -> dict:
+    """The saved state of a resumable training (``{}`` when none): epoch, stopped, history, learning_rate,
+    fit_seconds, classes and the callbacks' counters (see :class:`KerasEstimator`'s ``checkpoint_dir``)."""
+    path = Path(folder) / STATE_NAME
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _jsonable(classes) -> list:
+    return [c.item() if hasattr(c, "item") else c for c in np.asarray(classes).tolist()]
+
+
+def _as_float(v):
+    return None if v is None else float(v)
+
+
+def _save_state_callback(folder: Path, es, rlr, ckpt, state: dict, seconds_before: float):
+    """A Keras callback: after every epoch, keep the model (``last.keras``) and the callbacks'
+    state (``state.json``) in ``folder``; at the start of a resumed run, give the callbacks their
+    state back (built here because Keras is imported on demand)."""
+    import keras
+
+    class SaveState(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            # after the other callbacks' on_train_begin, which reset them
+            cb = state.get("callbacks")
+            if cb:
+                es.best, es.wait, es.best_epoch = cb["es_best"], cb["es_wait"], cb["es_best_epoch"]
+                rlr.best, rlr.wait, rlr.cooldown_counter = cb["rlr_best"], cb["rlr_wait"], cb["rlr_cooldown"]
+                ckpt.best = cb["ckpt_best"]
+                best = folder / "best.keras"
+                if best.is_file():
+                    es.best_weights = keras.models.load_model(best).get_weights()
+            self._start = time.perf_counter()
+            self._history = {k: list(v) for k, v in state.get("history", {}).items()}
+
+        def on_epoch_end(self, epoch, logs=None):
+            for k, v in (logs or {}).items():
+                self._history.setdefault(k, []).append(float(v))
+            with atomic_path(folder / "last.keras", suffix=".keras") as tmp:
+                self.model.save(tmp)
+            new = {
+                "epoch": epoch + 1, "stopped": bool(self.model.stop_training), "history": self._history,
+                "learning_rate": float(np.asarray(self.model.optimizer.learning_rate)),
+                "fit_seconds": seconds_before + time.perf_counter() - self._start,
+                "classes": state.get("classes"),
+                "callbacks": {"es_best": _as_float(es.best), "es_wait": int(es.wait),
+                              "es_best_epoch": int(es.best_epoch), "rlr_best": _as_float(rlr.best),
+                              "rlr_wait": int(rlr.wait), "rlr_cooldown": int(rlr.cooldown_counter),
+                              "ckpt_best": _as_float(ckpt.best)},
+            }
+            atomic_write_json(folder / STATE_NAME, new)  # written after last.keras: the two agree
+
+    return SaveState()
+
+
 class KerasEstimator(ClassifierMixin, BaseEstimator):
     """A Keras classifier with the scikit-learn interface.
 
@@ -272,7 +331,17 @@ class KerasEstimator(ClassifierMixin, BaseEstimator):
         ``transform(X) -> X'`` on a batch of examples, applied after ``augment`` in
         training and to every input of ``predict`` (e.g. spectrogram -> windows).
     checkpoint_dir : str or None
-        Where the best epoch is kept during ``fit`` (default: a temporary folder).
+        None: the best epoch is kept in a temporary folder during ``fit``. A folder makes
+        training **resumable** (``fit`` then needs validation data): after every epoch it
+        keeps the whole model with its optimizer (``last.keras``), the best epoch so far
+        (``best.keras``) and the state of early stopping, learning-rate reduction and the
+        checkpoint (``state.json``, :func:`read_state`). Calling ``fit`` again continues
+        from the last finished epoch; a run that early stopping ended, or that reached
+        ``epochs``, is not trained again (raise ``epochs`` to train further); the model
+        kept is the best epoch on the validation loss. Use one folder per configuration:
+        its content is not checked against the arguments. After a resume the data order
+        differs from an uninterrupted run's (the shuffle is reseeded with the epoch), so
+        the two are equally good, not identical.
     seed : int
         :func:`mmer_utils.config.set_seed` at the start of ``fit``.
     verbose : int
@@ -357,16 +426,20 @@ class KerasEstimator(ClassifierMixin, BaseEstimator):
             def fn(x, rng):
                 x = augment(x, rng)
                 return transform(x[None])[0] if transform is not None else x
+        if self.checkpoint_dir:
+            if val is None:
+                raise ValueError("resumable training (checkpoint_dir) needs validation_data=(X_val, y_val) "
+                                 "or validation_split > 0")
+            return self._fit_resumable(X, y_int, val, fn)
         batch_size = min(self.batch_size, len(X))
         train_ds = make_dataset(X, y_int, batch_size=batch_size, shuffle=True, seed=self.seed, augment_fn=fn)
         input_shape = tuple(train_ds.element_spec[0].shape[1:])
         self.model_ = self._compile(self.build_fn(input_shape, len(self.classes_)))
 
         with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(self.checkpoint_dir) if self.checkpoint_dir else Path(tmp)
             callbacks = []
             if val is not None:
-                callbacks = standard_callbacks(folder / "best.keras", patience=self.patience,
+                callbacks = standard_callbacks(Path(tmp) / "best.keras", patience=self.patience,
                                                lr_patience=self.lr_patience)
             weights = class_weights(y_int) if self.class_weight == "balanced" else None
             start = time.perf_counter()
@@ -377,6 +450,46 @@ class KerasEstimator(ClassifierMixin, BaseEstimator):
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         losses = self.history_.get("val_loss")
         self.best_epoch_ = int(np.argmin(losses)) + 1 if losses else len(self.history_["loss"])
+        return self
+
+    def _fit_resumable(self, X, y_int, val, fn):
+        """``fit`` with ``checkpoint_dir``: continue from the state kept there (see the class doc)."""
+        import keras
+
+        folder = Path(self.checkpoint_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = read_state(folder)
+        if state and (state.get("classes") != _jsonable(self.classes_) or not (folder / "last.keras").is_file()):
+            state = {}  # another problem's folder, or a run killed before its first epoch ended
+        state["classes"] = _jsonable(self.classes_)
+        initial_epoch = int(state.get("epoch", 0))
+        finished = bool(state.get("stopped")) or initial_epoch >= self.epochs
+        if initial_epoch:
+            self.model_ = keras.models.load_model(folder / "last.keras")
+        else:
+            keras.utils.set_random_seed(self.seed)
+            input_shape = np.asarray(X[0] if fn is None else fn(X[0], np.random.default_rng(0))).shape
+            self.model_ = self._compile(self.build_fn(tuple(input_shape), len(self.classes_)))
+        if not finished:
+            keras.utils.set_random_seed(self.seed + initial_epoch)
+            train_ds = make_dataset(X, y_int, batch_size=min(self.batch_size, len(X)), shuffle=True,
+                                    seed=self.seed + initial_epoch, augment_fn=fn)
+            callbacks = standard_callbacks(folder / "best.keras", patience=self.patience, lr_patience=self.lr_patience)
+            es, rlr, ckpt = callbacks
+            if initial_epoch and "learning_rate" in state:
+                self.model_.optimizer.learning_rate.assign(state["learning_rate"])
+            callbacks.append(_save_state_callback(folder, es, rlr, ckpt, state, float(state.get("fit_seconds", 0.0))))
+            weights = class_weights(y_int) if self.class_weight == "balanced" else None
+            with _QuietRetracing():
+                self.model_.fit(train_ds, epochs=self.epochs, initial_epoch=initial_epoch, validation_data=val,
+                                callbacks=callbacks, class_weight=weights, shuffle=False, verbose=self.verbose)
+            state = read_state(folder)
+        if (folder / "best.keras").is_file():  # the best epoch on the validation loss
+            self.model_ = keras.models.load_model(folder / "best.keras")
+        self.history_ = state.get("history", {})
+        self.fit_seconds_ = float(state.get("fit_seconds", 0.0))
+        losses = self.history_.get("val_loss")
+        self.best_epoch_ = int(np.argmin(losses)) + 1 if losses else len(self.history_.get("loss", []))
         return self
 
     def predict_proba(self, X) -> np.ndarray:

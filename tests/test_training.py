@@ -128,3 +128,27 @@ def test_plot_history_marks_the_best_epoch():
     axes = training.plot_history(hist)
     assert len(axes) == 2
     assert any(line.get_xdata()[0] == 2 for line in axes[0].get_lines() if line.get_linestyle() == "--")
+
+
+def test_keras_estimator_with_a_checkpoint_dir_resumes_and_keeps_string_labels(tmp_path):
+    X, y = _blobs(96)
+    labels = np.array([{"a": "calm", "b": "happy", "c": "sad"}[v] for v in y])
+    folder = tmp_path / "fold0_ckpt"
+
+    def make(epochs):
+        return training.KerasEstimator(partial(_dense, units=8), epochs=epochs, batch_size=16, validation_split=0.25,
+                                       checkpoint_dir=str(folder), seed=3)
+
+    first = make(1).fit(X, labels)
+    state = training.read_state(folder)
+    assert state["epoch"] == 1 and state["classes"] == ["calm", "happy", "sad"]
+    assert (folder / "last.keras").is_file() and (folder / "best.keras").is_file()
+    resumed = make(3).fit(X, labels)  # continues: two more epochs, the first one kept
+    assert training.read_state(folder)["epoch"] == 3
+    assert len(resumed.history_["loss"]) == 3 and resumed.history_["loss"][0] == first.history_["loss"][0]
+    assert set(resumed.predict(X)) <= {"calm", "happy", "sad"}
+    # other labels in the same folder: a different problem, trained from scratch
+    other = make(1).fit(X, y)
+    assert len(other.history_["loss"]) == 1 and training.read_state(folder)["classes"] == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="needs validation_data"):
+        training.KerasEstimator(partial(_dense, units=8), epochs=1, checkpoint_dir=str(tmp_path / "x")).fit(X, labels)

@@ -21,6 +21,9 @@ learning-rate schedule and the choice of the best epoch, and its test actors are
 seen once, at the end. ``by=sex`` trains one model per sex (the source's
 "separate handling of gender"). :func:`train_eval_random_split` is the same
 model on a random split of the clips: leaky, shown only to see how much it inflates.
+With a ``cache_dir`` both are resumable twice over: a finished fold is read back, and an
+interrupted one continues from its last finished epoch (each model trains with a
+``checkpoint_dir`` of its own, see :class:`mmer_utils.training.KerasEstimator`).
 
 >>> model = build_cnn_lstm((4, 128, 64, 1), 8, filters=(8, 8, 16, 16))  # doctest: +SKIP
 >>> model.output_shape                                                  # doctest: +SKIP
@@ -388,7 +391,8 @@ def train_eval_actor_folds(make_estimator, X, y, actors, *, folds: Sequence[int]
         seconds, fold_histories, best_epochs = 0.0, [], []
         for g in np.unique(groups[masks["test"]]):
             in_g = groups == g
-            ckpt = cache_dir / f"fold{fold}_ckpt" if cache_dir is not None else None
+            # one folder per model: training resumes from its last epoch after an interruption
+            ckpt = cache_dir / f"fold{fold}{'' if by is None else f'_{g}'}_ckpt" if cache_dir is not None else None
             est, p, secs = _fit_predict(make_estimator, X, y, masks["train"] & in_g, masks["val"] & in_g,
                                         masks["test"] & in_g, extra_train, labels, checkpoint_dir=ckpt)
             proba[in_g[test_index]] = p
@@ -436,7 +440,8 @@ def train_eval_random_split(make_estimator, X, y, *, test_size: float = 0.2, val
     val = np.zeros(len(X), bool)
     val[rng.choice(rest, int(round(len(rest) * val_size)), replace=False)] = True
     train, test = split["train"] & ~val, split["test"]
-    est, proba, seconds = _fit_predict(make_estimator, X, y, train, val, test, extra_train, labels)
+    ckpt = cache_dir / "random_ckpt" if cache_dir is not None else None
+    est, proba, seconds = _fit_predict(make_estimator, X, y, train, val, test, extra_train, labels, checkpoint_dir=ckpt)
     test_index = np.flatnonzero(test)
     y_pred = np.asarray(labels, dtype=object)[proba.argmax(axis=1)]
     row = {"fold": "random", "test_actors": "all (random clips)", "n_train": int(train.sum()) * (1 + len(extra_train)),

@@ -35,7 +35,6 @@ test-time augmentation (the mean over the face and its mirror image).
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Sequence
@@ -43,8 +42,7 @@ from typing import Sequence
 import numpy as np
 
 from .. import config
-from ..training import KerasEstimator, class_weights, make_dataset, standard_callbacks, _QuietRetracing
-from ..atomic import atomic_path, atomic_write_json
+from ..training import STATE_NAME, KerasEstimator, read_state  # noqa: F401 (STATE_NAME, read_state re-exported)
 
 #: Input shape of the course's face models: 48x48 grayscale.
 INPUT_SHAPE = (48, 48, 1)
@@ -224,137 +222,13 @@ BUILDERS = {"simple_cnn": build_simple_cnn, "mini_xception": build_mini_xception
 
 # --------------------------------------------------------------------------- resumable estimator
 
-STATE_NAME = "state.json"
-
-
-def _as_float(v):
-    return None if v is None else float(v)
-
-
-class _SaveState:
-    """Keras callback (built lazily, Keras is imported on demand): after every epoch,
-    keep the model (``last.keras``) and the callbacks' state (``state.json``) in ``folder``;
-    at the start of a resumed run, give the callbacks their state back."""
-
-    def __new__(cls, folder: Path, es, rlr, ckpt, state: dict, seconds_before: float):
-        import keras
-
-        class SaveState(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                # after the other callbacks' on_train_begin, which reset them
-                cb = state.get("callbacks")
-                if cb:
-                    es.best, es.wait, es.best_epoch = cb["es_best"], cb["es_wait"], cb["es_best_epoch"]
-                    rlr.best, rlr.wait, rlr.cooldown_counter = cb["rlr_best"], cb["rlr_wait"], cb["rlr_cooldown"]
-                    ckpt.best = cb["ckpt_best"]
-                    best = folder / "best.keras"
-                    if best.is_file():
-                        es.best_weights = keras.models.load_model(best).get_weights()
-                self._start = time.perf_counter()
-                self._history = {k: list(v) for k, v in state.get("history", {}).items()}
-
-            def on_epoch_end(self, epoch, logs=None):
-                for k, v in (logs or {}).items():
-                    self._history.setdefault(k, []).append(float(v))
-                with atomic_path(folder / "last.keras", suffix=".keras") as tmp:
-                    self.model.save(tmp)
-                new = {
-                    "epoch": epoch + 1, "stopped": bool(self.model.stop_training), "history": self._history,
-                    "learning_rate": float(np.asarray(self.model.optimizer.learning_rate)),
-                    "fit_seconds": seconds_before + time.perf_counter() - self._start,
-                    "classes": state.get("classes"),
-                    "callbacks": {"es_best": _as_float(es.best), "es_wait": int(es.wait),
-                                  "es_best_epoch": int(es.best_epoch), "rlr_best": _as_float(rlr.best),
-                                  "rlr_wait": int(rlr.wait), "rlr_cooldown": int(rlr.cooldown_counter),
-                                  "ckpt_best": _as_float(ckpt.best)},
-                }
-                atomic_write_json(folder / STATE_NAME, new)  # written after last.keras: the two agree
-
-        return SaveState()
-
-
-def read_state(folder) -> dict:
-    """The saved training state of a resumable run (``{}`` when none): epoch, stopped, history, ..."""
-    path = Path(folder) / STATE_NAME
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
 class FaceEstimator(KerasEstimator):
-    """:class:`~mmer_utils.training.KerasEstimator` whose training resumes after an interruption.
+    """The video chapter's name for :class:`~mmer_utils.training.KerasEstimator`.
 
-    Without ``checkpoint_dir`` it is a plain KerasEstimator. With it, ``fit`` needs
-    ``validation_data`` and keeps in that folder, after every epoch, the whole model
-    with its optimizer (``last.keras``), the best epoch so far (``best.keras``) and the
-    state of early stopping, learning-rate reduction and the checkpoint
-    (``state.json``). Calling ``fit`` again with the same data continues from the
-    last finished epoch; a run that early stopping ended, or that reached ``epochs``,
-    is not trained again (raise ``epochs`` to train further). Use one folder per
-    configuration: the folder's content is not checked against the arguments.
-    The data order after a resume differs from an uninterrupted run's (the shuffle is
-    reseeded with the epoch), so the two are equally good, not identical.
-    Either way the model kept is the best epoch on the validation loss.
+    Without ``checkpoint_dir`` it is a plain KerasEstimator; with it, training is
+    resumable (the state lives in that folder, see :func:`~mmer_utils.training.read_state`):
+    an interrupted full-data run continues from its last finished epoch.
     """
-
-    def fit(self, X, y, *, validation_data=None):
-        if not self.checkpoint_dir:
-            return super().fit(X, y, validation_data=validation_data)
-        if validation_data is None:
-            raise ValueError("resumable training (checkpoint_dir) needs validation_data=(X_val, y_val)")
-        import keras
-
-        config.set_seed(self.seed)
-        folder = Path(self.checkpoint_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        X = np.asarray(X, dtype=np.float32)
-        y = np.asarray(y)
-        self.classes_ = np.unique(y)
-        y_int = self._encode(y)
-        val = (self._transform(validation_data[0]), self._encode(validation_data[1]))
-        state = read_state(folder)
-        if state and (state.get("classes") != self.classes_.tolist() or not (folder / "last.keras").is_file()):
-            state = {}  # another problem's folder, or a run killed before its first epoch ended
-        state["classes"] = self.classes_.tolist()
-        initial_epoch = int(state.get("epoch", 0))
-        finished = bool(state.get("stopped")) or initial_epoch >= self.epochs
-
-        augment, transform = self.augment, self.transform
-        fn = None
-        if augment is None and transform is not None:
-            X = self._transform(X)
-        elif augment is not None:
-            def fn(x, rng):
-                x = augment(x, rng)
-                return transform(x[None])[0] if transform is not None else x
-        if initial_epoch:
-            self.model_ = keras.models.load_model(folder / "last.keras")
-        else:
-            keras.utils.set_random_seed(self.seed)
-            input_shape = tuple(np.asarray(X[:1]).shape[1:]) if fn is None else None
-            if input_shape is None:
-                input_shape = np.asarray(fn(X[0], np.random.default_rng(0))).shape
-            self.model_ = self._compile(self.build_fn(tuple(input_shape), len(self.classes_)))
-        if not finished:
-            keras.utils.set_random_seed(self.seed + initial_epoch)
-            batch_size = min(self.batch_size, len(X))
-            train_ds = make_dataset(X, y_int, batch_size=batch_size, shuffle=True, seed=self.seed + initial_epoch,
-                                    augment_fn=fn)
-            callbacks = standard_callbacks(folder / "best.keras", patience=self.patience, lr_patience=self.lr_patience)
-            es, rlr, ckpt = callbacks
-            if initial_epoch and "learning_rate" in state:
-                self.model_.optimizer.learning_rate.assign(state["learning_rate"])
-            callbacks.append(_SaveState(folder, es, rlr, ckpt, state, float(state.get("fit_seconds", 0.0))))
-            weights = class_weights(y_int) if self.class_weight == "balanced" else None
-            with _QuietRetracing():
-                self.model_.fit(train_ds, epochs=self.epochs, initial_epoch=initial_epoch, validation_data=val,
-                                callbacks=callbacks, class_weight=weights, shuffle=False, verbose=self.verbose)
-            state = read_state(folder)
-        if (folder / "best.keras").is_file():  # the best epoch on the validation loss
-            self.model_ = keras.models.load_model(folder / "best.keras")
-        self.history_ = state.get("history", {})
-        self.fit_seconds_ = float(state.get("fit_seconds", 0.0))
-        losses = self.history_.get("val_loss")
-        self.best_epoch_ = int(np.argmin(losses)) + 1 if losses else len(self.history_.get("loss", []))
-        return self
 
 
 def make_estimator(kind: str = "mini_xception", *, epochs: int = 40, batch_size: int = 64,
