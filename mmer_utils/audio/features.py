@@ -43,8 +43,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .. import config
-from .io import SR
 from ..atomic import atomic_save_npy, atomic_write_json
+from .io import SR
 
 #: Bump when a change of the code changes the values: old cache entries are then ignored.
 FEATURES_VERSION = 1

@@ -34,9 +34,9 @@ from typing import Sequence
 import numpy as np
 
 from .. import config
+from ..atomic import atomic_write_json
 from .features import atomic_save_npy, file_sha256, params_key
 from .io import SR
-from ..atomic import atomic_write_json
 
 #: Bump when a change of the code changes the values: old cache entries are then ignored.
 LOGMEL_VERSION = 1

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..labels import FER2013, MELD, RAVDESS, SHARED
 from ..atomic import atomic_write_text
+from ..labels import FER2013, MELD, RAVDESS, SHARED
 
 #: Title of each section, by its HTML id, in page order.
 SECTIONS = {

@@ -32,8 +32,8 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from .. import config
-from . import preprocess
 from ..atomic import atomic_save_npz
+from . import preprocess
 
 #: Bumped when the training or the cache format changes.
 CACHE_VERSION = 1

@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 
 from .. import config
+from ..atomic import atomic_path
 from ..errors import DataNotFoundError, MmerError
 from .preprocess import EmptyTextError, check_text, clean_tokens, tokenize
-from ..atomic import atomic_path
 
 #: Trait codes (the essays' order) and names.
 TRAIT_NAMES = {"EXT": "extraversion", "NEU": "neuroticism", "AGR": "agreeableness",

@@ -45,8 +45,8 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from .. import config
-from ..errors import DataNotFoundError, MmerError
 from ..atomic import atomic_path
+from ..errors import DataNotFoundError, MmerError
 
 #: Index of the padding entry of every vocabulary built here.
 PAD_INDEX = 0

@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import config
+from ..atomic import atomic_save_npy, atomic_save_npz
 from ..errors import DataNotFoundError, MmerError
 from ..labels import FER2013
-from ..atomic import atomic_save_npy, atomic_save_npz
 
 #: The course's split names -> FER2013's ``Usage``.
 SPLITS = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}

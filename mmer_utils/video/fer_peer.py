@@ -35,9 +35,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from .. import config
+from ..atomic import atomic_write_bytes
 from ..errors import ChecksumError, DataLayoutError, DataNotFoundError, DownloadError
 from ..labels import FER2013
-from ..atomic import atomic_write_bytes
 
 #: The pinned release of ``fer`` whose model is used.
 FER_VERSION = "25.10.3"

@@ -37,8 +37,8 @@ import numpy as np
 import pandas as pd
 
 from .. import config
-from ..errors import DataNotFoundError, MmerError
 from ..atomic import atomic_save_npz
+from ..errors import DataNotFoundError, MmerError
 
 #: Number of mesh points (468 face + 10 iris).
 N_LANDMARKS = 478

@@ -38,12 +38,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from ..atomic import atomic_path
 from ..errors import DataNotFoundError, MmerError
 from ..labels import FER2013
 from .data import to_model_input
 from .faces import DETECTORS, Face, FaceError, crop_faces, detect_faces
 from .io import as_bgr, to_gray
-from ..atomic import atomic_path
 
 #: Format version of the settings saved with a model.
 _FORMAT = 1
