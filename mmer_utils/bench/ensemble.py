@@ -74,11 +74,6 @@ def _fer_records(command: str) -> list[BenchRecord]:
     from ..fusion.stacking import stack_fer_predictions
     from ..video import data as vdata
 
-    try:
-        vdata.list_predictions()
-    except ImportError as exc:  # pragma: no cover - the video module is part of the package
-        print(f"warning: FER2013 stacking rows skipped: {exc}")
-        return []
     ours = vdata.ensemble_members()
     sets = {"our models": ours}
     with_peer = vdata.ensemble_members(include_peer=True)
