@@ -17,6 +17,7 @@ CHAPTERS: dict[str, str] = {
     "text": "mmer_utils.bench.text:run",  # both below, in one run
     "text-bigfive": "mmer_utils.bench.text_bigfive:run",  # Big Five, 10-fold CV per trait
     "text-emotion": "mmer_utils.bench.text_emotion:run",  # dair-ai and MELD
+    "text-encoder": "mmer_utils.bench.text_encoder:run",  # optional pretrained MiniLM: MELD, dair-ai, Big Five
     "ensemble": "mmer_utils.bench.ensemble:run",  # audio-visual fusion on RAVDESS, FER stacking
     "video-landmarks": "mmer_utils.bench.video_landmarks:run",  # MediaPipe blendshapes/geometry, blinks
     "video-realtime": "mmer_utils.bench.video_realtime:run",  # pipeline frames/s: ours vs the fer peer

