@@ -253,6 +253,12 @@ def test_fine_tuned_classifier_learns_and_keeps_the_best_validation_epoch(tiny_f
     scores = [row["val_weighted_f1"] for row in clf.history_]
     kept = [row["epoch"] for row in clf.history_ if row.get("kept")]
     assert kept[-1] == 1 + int(np.argmax(scores))
+    # saved and loaded without the original files: the same probabilities
+    saved = clf.save(tiny_files["config.json"].parent.parent / "saved")
+    back = E.FineTunedTextClassifier.load(saved)
+    np.testing.assert_allclose(back.predict_proba(texts[:7]), clf.predict_proba(texts[:7]), atol=1e-5)
+    with pytest.raises(DataNotFoundError, match="classifier.json"):
+        E.FineTunedTextClassifier.load(saved.parent / "nothing")
     # the context segment: an utterance that says nothing, a context that says everything
     df = pd.DataFrame({"text": ["oh really"] * 192, "context": [f"it was {rng.choice(words[c])}" for c in y]})
     ctx = E.FineTunedTextClassifier(context_column="context", max_len=16, epochs=4, batch_size=16,

@@ -667,7 +667,9 @@ class FineTunedTextClassifier(ClassifierMixin, BaseEstimator):
         import keras
 
         config.set_seed(self.seed)
-        encoder, self.tokenizer_ = load_pretrained(self.files)
+        files = self.files or encoder_files()
+        self.bert_config_ = bert_config(files["config.json"])
+        encoder, self.tokenizer_ = load_pretrained(files)
         y = np.asarray(y)
         self.classes_ = np.unique(y)
         y_int = np.searchsorted(self.classes_, y)
@@ -730,3 +732,39 @@ class FineTunedTextClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def save(self, folder) -> Path:
+        """Write the fine-tuned model to ``folder``: weights (``model.weights.h5``), ``vocab.txt`` and
+        ``classifier.json`` (architecture, classes, settings, training history), each atomically;
+        ``classifier.json`` is written last, so a folder that has it is complete."""
+        from ..atomic import atomic_path, atomic_write_text
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(folder / "model.weights.h5", suffix=".weights.h5") as tmp:
+            self.model_.save_weights(tmp)
+        vocab = sorted(self.tokenizer_.vocab, key=self.tokenizer_.vocab.get)
+        atomic_write_text(folder / "vocab.txt", "\n".join(vocab) + "\n")
+        params = {k: v for k, v in self.get_params().items() if k != "files"}
+        meta = {"format": 1, "bert_config": self.bert_config_, "classes": [str(c) for c in self.classes_],
+                "params": params, "history": self.history_}
+        atomic_write_text(folder / "classifier.json", json.dumps(meta, indent=1))
+        return folder
+
+    @classmethod
+    def load(cls, folder) -> "FineTunedTextClassifier":
+        """A model written by :meth:`save`, ready for ``predict`` (no download needed)."""
+        folder = Path(folder)
+        meta_path = folder / "classifier.json"
+        if not meta_path.is_file():
+            raise DataNotFoundError(f"{folder} holds no saved FineTunedTextClassifier (no classifier.json): "
+                                    f"fit one and call save({str(folder)!r}) first")
+        meta = json.loads(meta_path.read_text())
+        clf = cls(**meta["params"])
+        clf.bert_config_, clf.history_ = meta["bert_config"], meta["history"]
+        clf.classes_ = np.array(meta["classes"])
+        clf.tokenizer_ = WordPieceTokenizer(folder / "vocab.txt")
+        encoder = build_bert_encoder(clf.bert_config_, name="minilm")
+        clf.model_ = build_text_classifier(encoder, len(clf.classes_), dropout=clf.dropout)
+        clf.model_.load_weights(folder / "model.weights.h5")
+        return clf
