@@ -518,8 +518,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         return self
 
     def fit(self, X, y=None):
-        self._load()
-        self.n_features_out_ = int(self.pool_.output.shape[-1])
+        self.n_features_out_ = self._width()
         return self
 
     def __getstate__(self):  # the Keras model is rebuilt on demand, not pickled
@@ -537,7 +536,12 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         if todo:
             for (k, _), vec in zip(todo, self._encode([t for _, t in todo])):
                 memo[k] = vec
-        return np.stack([memo[k] for k in keys]) if texts else np.zeros((0, 384), dtype=np.float32)
+        if not texts:
+            return np.zeros((0, self._width()), dtype=np.float32)
+        return np.stack([memo[k] for k in keys])
+
+    def _width(self) -> int:
+        return int(self._load().pool_.output.shape[-1])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         self._load()
@@ -570,7 +574,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         return out
 
     def get_feature_names_out(self, input_features=None):
-        return np.array([f"minilm_{i}" for i in range(384)], dtype=object)
+        return np.array([f"minilm_{i}" for i in range(self._width())], dtype=object)
 
 
 # --------------------------------------------------------------------------- fine-tuning
