@@ -193,3 +193,25 @@ def test_fold_cache_is_named_by_settings_and_reused(tmp_path):
 
     again = bigfive.cross_validate_bigfive(must_not_train, texts, Y, folds, traits="ABC", cache_dir=tmp_path)
     assert np.allclose(first["mean"], again["mean"])
+
+
+def test_averaged_model_is_the_mean_of_its_bases_fitted_on_the_training_rows():
+    import doctest
+
+    texts, Y = _synthetic_corpus(n=200, seed=4)
+    tr, te = np.arange(150), np.arange(150, 200)
+    bases = {"strong": bigfive.TraitClassifier(bigfive.make_vectorizer("tfidf", min_df=1),
+                                               LogisticRegression(C=100, solver="liblinear")),
+             "weak": bigfive.TraitClassifier(bigfive.make_vectorizer("tfidf", min_df=1),
+                                             LogisticRegression(C=0.01, solver="liblinear"))}
+    avg = bigfive.AveragedTraits(bases).fit(bigfive.take(texts, tr), Y[tr])
+    assert not hasattr(bases["strong"], "estimators_")  # the bases given are clones' templates, left unfitted
+    test = bigfive.take(texts, te)
+    want = np.mean([m.predict_proba(test) for m in avg.base_models_.values()], axis=0)
+    np.testing.assert_allclose(avg.predict_proba(test), want)
+    acc = (avg.predict(test) == Y[te]).mean(axis=0)
+    assert acc[0] > 0.85 and acc[1] > 0.85
+    with pytest.raises(ValueError, match="base_models"):
+        bigfive.AveragedTraits({}).fit(texts, Y)
+    failed, attempted = doctest.testmod(bigfive, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert attempted >= 3 and failed == 0

@@ -239,6 +239,25 @@ def test_sentence_encoder_pools_windows_and_remembers_texts(tiny_files):
     assert raw.transform([]).shape == (0, 16) and len(raw.get_feature_names_out()) == 16
 
 
+def test_sentence_encoder_pools_the_chosen_blocks(tiny_files):
+    text = "i am so happy today"
+    last = E.SentenceEncoder(max_len=16, normalize=False, files=tiny_files)
+    every = E.SentenceEncoder(max_len=16, normalize=False, layers="all", files=tiny_files)
+    first = E.SentenceEncoder(max_len=16, normalize=False, layers=[1], files=tiny_files)
+    batch = last._load().tokenizer_.encode_batch([text], max_len=16)
+    ids, seg, mask = (np.asarray(batch[k]) for k in ("token_ids", "segment_ids", "padding_mask"))
+    real = mask[0].astype(bool)
+    t = tiny_checkpoint()
+    block = {n: reference_bert(t, dict(TINY, num_hidden_layers=n), ids, seg, mask)[0][real].mean(0) for n in (1, 2)}
+    np.testing.assert_allclose(last.transform([text])[0], block[2], atol=2e-4)
+    np.testing.assert_allclose(first.transform([text])[0], block[1], atol=2e-4)
+    np.testing.assert_allclose(every.transform([text])[0], (block[1] + block[2]) / 2, atol=2e-4)
+    assert E.block_outputs(TINY, "all") == ["layer_0_output_norm", "layer_1_output_norm"]
+    for bad in ("first", [3], [-1], []):
+        with pytest.raises(ValueError, match="layers"):
+            E.block_outputs(TINY, bad)
+
+
 def test_fine_tuned_classifier_learns_and_keeps_the_best_validation_epoch(tiny_files):
     rng = np.random.default_rng(0)
     words = {"joy": ["happy", "good"], "sadness": ["sad", "bad"]}

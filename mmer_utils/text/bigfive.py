@@ -19,6 +19,8 @@ so that they can be compared, stacked and reused by the ensemble chapter):
   cross-validation on the training fold only (``GridSearchCV``).
 * :class:`StackedTraits`: a logistic regression per trait on the out-of-fold
   probabilities of several base models (computed inside the training fold).
+* :class:`AveragedTraits`: the mean of several models' probabilities (nothing
+  learnt on top, so nothing to overfit and no inner folds to pay for).
 * :class:`KerasTraitClassifier`: the deep models of :mod:`mmer_utils.text.models`
   (Word2Vec + LSTM, the source's CNN-LSTM) behind the same interface; the
   vocabulary, the padded length and the Word2Vec vectors are all learnt from the
@@ -421,6 +423,37 @@ class StackedTraits(BaseEstimator):
         return (self.predict_proba(X) >= 0.5).astype(int)
 
 
+class AveragedTraits(BaseEstimator):
+    """Soft voting: the mean of several base models' probabilities of "high", per trait.
+
+    Each base model is fitted on all the training rows (with its own inner search);
+    no weights are learnt, so unlike :class:`StackedTraits` it costs one fit per base
+    and cannot overfit a combiner. It helps when the bases make different mistakes
+    (different views of the text: words, style, a pretrained encoder).
+
+    >>> Y = np.array([[1, 0], [0, 1]] * 4)
+    >>> avg = AveragedTraits({"a": MajorityTraits(), "b": MajorityTraits()}).fit(["x"] * 8, Y)
+    >>> avg.predict_proba(["y"]).tolist()
+    [[0.5, 0.5]]
+    """
+
+    def __init__(self, base_models: Mapping | None = None):
+        self.base_models = base_models
+
+    def fit(self, X, Y):
+        if not self.base_models:
+            raise ValueError("AveragedTraits needs base_models")
+        Y = _as_2d_labels(Y)
+        self.base_models_ = {name: clone(model).fit(X, Y) for name, model in self.base_models.items()}
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        return np.mean([m.predict_proba(X) for m in self.base_models_.values()], axis=0)
+
+    def predict(self, X) -> np.ndarray:
+        return (self.predict_proba(X) >= 0.5).astype(int)
+
+
 class KerasTraitClassifier(BaseEstimator):
     """A Keras multi-label model (one sigmoid per trait) on clean token lists.
 
@@ -749,6 +782,10 @@ def model_catalogue(*, quick: bool = False, seed: int = config.DEFAULT_SEED, dee
                                256-piece windows, standardised, LR
     TF-IDF + MiniLM + LR       (``encoder=True``) the TF-IDF and MiniLM views side by side (equal row
                                norms), one LR per trait
+    MiniLM all layers + LR     (``encoder=True``) the mean of all six blocks' vectors (not the last
+                               block's alone) over 128-piece windows, standardised, LR
+    averaged (TF-IDF, MiniLM,  (``encoder=True``) :class:`AveragedTraits` of TF-IDF + LR, MiniLM all
+    style)                     layers + LR and style counts + LR: three views, no combiner to fit
     ========================== ===================================================================
     """
     from functools import partial
@@ -829,8 +866,17 @@ def model_catalogue(*, quick: bool = False, seed: int = config.DEFAULT_SEED, dee
                                             "text")], transformer_weights={"tfidf": 1.0, "minilm": 384 ** -0.5})
             return tc(features, lr(), {"C": Cs_lr})
 
+        def minilm_layers_lr():
+            # lower blocks keep more of the wording and style than the last (tuned for similarity)
+            enc = SentenceEncoder(max_len=grid(128, 64), max_windows=grid(64, 4), layers="all")
+            features = _column("minilm", make_pipeline(enc, StandardScaler()))
+            return tc(features, lr(), {"C": grid([0.003, 0.01, 0.03], [0.01])})
+
         models["MiniLM mean + LR"] = minilm_lr
         models["TF-IDF + MiniLM + LR"] = tfidf_minilm_lr
+        models["MiniLM all layers + LR"] = minilm_layers_lr
+        models["averaged (TF-IDF, MiniLM, style)"] = lambda: AveragedTraits(
+            {"tfidf": tfidf_lr(), "minilm": minilm_layers_lr(), "style": style_lr()})
     if deep:
         from . import models as keras_models
 
