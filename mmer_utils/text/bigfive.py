@@ -852,9 +852,13 @@ def model_catalogue(*, quick: bool = False, seed: int = config.DEFAULT_SEED, dee
     if encoder:
         from .encoder import SentenceEncoder
 
+        def last_block():
+            # quick mode: the first windows of each essay only (a smoke run)
+            return SentenceEncoder(max_len=256, max_windows=grid(16, 2))
+
         def minilm_lr():
             # frozen vectors, computed once per essay and process (the folds refit only the LR)
-            features = _column("minilm", make_pipeline(SentenceEncoder(max_len=256), StandardScaler()))
+            features = _column("minilm", make_pipeline(last_block(), StandardScaler()))
             return tc(features, lr(), {"C": Cs_dense})
 
         def tfidf_minilm_lr():
@@ -862,7 +866,7 @@ def model_catalogue(*, quick: bool = False, seed: int = config.DEFAULT_SEED, dee
 
             # both views at the same row norm: TF-IDF rows have norm 1, 384 standardised dimensions about 19.6
             features = ColumnTransformer(
-                [("tfidf", vec(), "text"), ("minilm", make_pipeline(SentenceEncoder(max_len=256), StandardScaler()),
+                [("tfidf", vec(), "text"), ("minilm", make_pipeline(last_block(), StandardScaler()),
                                             "text")], transformer_weights={"tfidf": 1.0, "minilm": 384 ** -0.5})
             return tc(features, lr(), {"C": Cs_lr})
 
