@@ -13,11 +13,18 @@ Pipelines compared, same videos, same machine, one after the other:
   ``python -m mmer_utils.bench video --full``) with YuNet and with the Haar cascade;
 * the ``fer`` package's pretrained mini-XCeption (:class:`~mmer_utils.video.fer_peer.FerPeer`)
   with YuNet, through the same loop (the peer's own package is not installed: it would
-  bring torch and a second OpenCV).
+  bring torch and a second OpenCV);
+* the same face model run by **Keras and by onnxruntime**, side by side (rows
+  ``... (Keras) + YuNet`` and ``... (onnxruntime) + YuNet``): the shipped model
+  ``models/face_emotion.keras`` of the repository when it exists (its ONNX export
+  ``models/face_emotion.onnx``, or its inference twin exported to a temporary file:
+  :func:`mmer_utils.onnx_export.onnx_face_model`), else the trained model above, whose
+  Keras row is "our face model + YuNet".
 
 Each pipeline runs once on 10 frames to build its detector and warm up the model, then
 is timed. Quick mode (``full=False``): 30 frames, a pixel logistic regression trained on
-500 faces instead of the trained model, no peer.
+500 faces instead of the trained model, no peer; the Keras/onnxruntime pair is the
+shipped model when present, else a tiny CNN trained for one epoch on the same 500 faces.
 """
 
 from __future__ import annotations
@@ -76,6 +83,42 @@ def _match(timeline, truth) -> tuple[float, float]:
     return found / len(truth), (correct / found if found else 0.0)
 
 
+def shipped_model_paths() -> tuple[Path, Path]:
+    """``models/face_emotion.keras`` and ``models/face_emotion.onnx`` at the repository root."""
+    folder = (config.repo_root() or Path.cwd()) / "models"
+    return folder / "face_emotion.keras", folder / "face_emotion.onnx"
+
+
+def _shipped_twin(model):
+    from ..onnx_export import inference_twin
+    from ..video.recipe import inference_twin as recipe_twin
+
+    try:
+        return recipe_twin(model)
+    except ValueError:  # a file of another recipe version: clone it without its augmentation layers
+        return inference_twin(model)
+
+
+def _runtime_pair(full: bool, quick_faces=None) -> dict:
+    """``{name: FaceEmotionModel}``: one face model by Keras and by onnxruntime (see the module doc)."""
+    from ..onnx_export import onnx_face_model
+    from ..video import data, models
+    from ..video.predict import FaceEmotionModel
+
+    keras_path, onnx_path = shipped_model_paths()
+    if keras_path.is_file():
+        ours = FaceEmotionModel.load(keras_path)
+        return {"shipped face model (Keras) + YuNet": ours,
+                "shipped face model (onnxruntime) + YuNet": onnx_face_model(
+                    ours, onnx_path if onnx_path.is_file() else None, twin=_shipped_twin)}
+    if full:  # the Keras row is "our face model + YuNet"
+        return {"our face model (onnxruntime) + YuNet": onnx_face_model(FaceEmotionModel.load_default())}
+    X, y = quick_faces
+    est = models.make_estimator("simple_cnn", epochs=1, batch_size=32, filters=(8, 16), dense=32)
+    tiny = FaceEmotionModel(est.fit(data.to_model_input(X), y), detector="yunet")
+    return {"tiny CNN (quick, Keras) + YuNet": tiny, "tiny CNN (quick, onnxruntime) + YuNet": onnx_face_model(tiny)}
+
+
 def _pipelines(full: bool):
     from ..video import data
     from ..video.predict import FaceEmotionModel, pixel_logistic_regression
@@ -83,15 +126,22 @@ def _pipelines(full: bool):
     if not full:
         X, y = data.load_fer_arrays("train", limit=500)
         clf = pixel_logistic_regression().fit(data.to_model_input(X), y)
-        return {"pixel LR (quick) + YuNet": FaceEmotionModel(clf, detector="yunet")}
+        return {"pixel LR (quick) + YuNet": FaceEmotionModel(clf, detector="yunet"), **_runtime_pair(False, (X, y))}
     from ..video.fer_peer import FerPeer
 
     ours = FaceEmotionModel.load_default()
     return {
         "our face model + YuNet": ours,
+        **_runtime_pair(True),
         "our face model + Haar": FaceEmotionModel(ours.classifier, detector="haar"),
         "fer peer (pretrained mini-XCeption) + YuNet": FaceEmotionModel(FerPeer().fit(), detector="yunet"),
     }
+
+
+def _runtime(model) -> str:
+    name = type(model.classifier).__name__
+    return {"OnnxClassifier": "onnxruntime", "FerPeer": "keras"}.get(
+        name, "keras" if hasattr(model.classifier, "model_") else "scikit-learn")
 
 
 def run(full: bool, command: str) -> list[BenchRecord]:
@@ -111,7 +161,10 @@ def run(full: bool, command: str) -> list[BenchRecord]:
                 found, agree = _match(res.timeline, truth)
                 extra = {"frames": res.n_frames, "frame_size": list(res.frame_size or ()), "wall_seconds": wall,
                          "stage_ms": {k: round(v, 2) for k, v in res.stage_ms.items()},
-                         "faces_per_frame": VIDEOS[video_name][1], "cpu_count": os.cpu_count(),
+                         "faces_per_frame": VIDEOS[video_name][1], "runtime": _runtime(model),
+                         "classify_ms_per_face": round(res.stage_ms["classify"] * res.n_frames
+                                                       / max(1, len(res.timeline)), 3),
+                         "cpu_count": os.cpu_count(),
                          "load_average_1min": round(os.getloadavg()[0], 2)}
                 protocol = f"{PROTOCOL}, {video_name}"
                 model_name = f"pipeline: {name}"

@@ -1,0 +1,251 @@
+"""How each shipped model is (re)built: ``python -m mmer_utils.models build NAME``.
+
+Each recipe trains on the full data set of its chapter, saves the model in a safe format
+into the store's folder, records its release numbers in ``results/<chapter>.json`` when
+it measures new ones, and writes its card to the catalogue. The headline metrics of a
+card point at the ``results/*.json`` rows of the chapter's honest protocol; a recipe
+whose row is missing refuses to build (run the chapter's benchmark first).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from datetime import date
+
+import numpy as np
+
+from .. import config
+from ..results import BenchRecord, machine_description, results_dir, save_records
+from .store import ModelStoreError, checkpoints_dir, models_dir, rebuild_command, register
+
+#: Licence terms inherited from the training data (see the README's "Licences of the data").
+LICENCES = {
+    "fer2013": "trained on FER2013 (Kaggle's terms: research and education); the model file is MIT like the code, "
+               "use it under the data's terms",
+    "ravdess": "trained on RAVDESS (CC BY-NC-SA 4.0): non-commercial, share alike, attribute Livingstone & Russo 2018",
+    "meld": "trained on MELD (GPL-3.0)",
+    "essays": "trained on the Pennebaker & King essays (WCPR 2013: academic, non-commercial use)",
+}
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def result_row(chapter: str, model: str, protocol: str, metric: str, split: str = "test") -> dict:
+    """The ``results/<chapter>.json`` record a card's metric points at (one-line error when absent)."""
+    path = results_dir() / f"{chapter}.json"
+    rows = json.loads(path.read_text()) if path.is_file() else []
+    for r in rows:
+        if (r["model"], r["protocol"], r["metric"], r["split"]) == (model, protocol, metric, split):
+            return r
+    raise ModelStoreError(f"no {metric} ({split}) row for {model!r} / {protocol!r} in {path}: run the chapter's "
+                          "benchmark first")
+
+
+def _metric(chapter: str, model: str, protocol: str, metric: str, split: str = "test") -> dict:
+    row = result_row(chapter, model, protocol, metric, split)
+    return {"metric": metric, "split": split, "value": row["value"],
+            "source": {"file": f"results/{chapter}.json", "model": model, "protocol": protocol,
+                       "command": row["command"], "date": row["date"]}}
+
+
+def _card(**fields) -> dict:
+    return {"date": date.today().isoformat(), "machine": machine_description(), **fields}
+
+
+# --------------------------------------------------------------------------- face
+
+
+FACE_MODEL = "shipped face model (VGG-style CNN, 40-320 filters)"
+FACE_PROTOCOL = "official splits: train Training, select PublicTest, report PrivateTest"
+
+
+def build_face_emotion(*, max_minutes: float | None = None, release_now: bool = False, epochs: int | None = None,
+                       verbose: int = 2) -> dict | None:
+    """Train (or resume) the face recipe (:mod:`mmer_utils.video.recipe`); release it when it ends.
+
+    ``max_minutes`` ends this slice cleanly; the checkpoint in
+    :func:`~mmer_utils.models.store.checkpoints_dir` stays for the next run of the same
+    command. ``release_now`` ships the best epoch so far of an unfinished run (its card
+    says so). A release scores PrivateTest once, exports ONNX and checks it against Keras.
+    """
+    from ..labels import FER2013
+    from ..onnx_export import export_onnx, parity
+    from ..training import KerasEstimator
+    from ..video import recipe
+    from ..video.predict import FaceEmotionModel
+
+    folder = checkpoints_dir("face_emotion")
+    data = recipe.load_data()
+    epochs = epochs or recipe.MAX_EPOCHS
+
+    def progress(state):
+        h = state.history
+        _log(f"epoch {state.epoch}: PublicTest accuracy {h['val_accuracy'][-1]:.4f} (best {state.best:.4f} at "
+             f"epoch {state.best_epoch}), train accuracy {h['accuracy'][-1]:.4f}, learning rate "
+             f"{state.learning_rate:.2g}, {state.fit_seconds / 3600:.2f} h so far")
+
+    run = recipe.train(folder, data=data, epochs=epochs, max_minutes=max_minutes, verbose=0,
+                       on_epoch=progress)
+    state = run.state
+    if not state.finished and not release_now:
+        _log(f"slice ended ({run.stopped_by or 'done'}) after epoch {state.epoch}; best PublicTest accuracy "
+             f"{state.best:.4f} at epoch {state.best_epoch}. The checkpoint is in {folder}: commit it, and run "
+             f"`{rebuild_command('face_emotion')}` again to continue.")
+        return None
+    if state.best_epoch == 0:
+        raise ModelStoreError("no finished epoch to release yet")
+
+    twin = recipe.inference_twin(run.model)
+    (Xv, yv), (Xt, yt) = data["val"], data["test"]
+    val_acc = recipe.accuracy(twin, Xv, yv)
+    test_proba = twin.predict(Xt, batch_size=256, verbose=0)   # PrivateTest, once per release
+    test_acc = float(np.mean(test_proba.argmax(1) == yt))
+    from .. import evaluation
+
+    macro_f1 = evaluation.macro_f1(yt, test_proba.argmax(1), labels=list(range(len(FER2013))))
+    _log(f"release: best epoch {state.best_epoch} of {state.epoch}; PublicTest {val_acc:.4f}, "
+         f"PrivateTest {test_acc:.4f} (macro F1 {macro_f1:.4f})")
+
+    out = models_dir()
+    est = KerasEstimator(batch_size=256)
+    est.model_, est.classes_ = twin, np.arange(len(FER2013))
+    est.history_ = state.history
+    keras_path = FaceEmotionModel(est).save(out / "face_emotion.keras")
+    onnx_path = export_onnx(twin, out / "face_emotion.onnx", sample=Xt[:8])
+    check = parity(twin, onnx_path, Xt[:512])
+    if check["max_abs_diff"] > 1e-4 or check["label_agreement"] < 1.0:
+        raise ModelStoreError(f"ONNX export disagrees with Keras: {check}")
+
+    hours = state.fit_seconds / 3600
+    command = rebuild_command("face_emotion") + (" --release-now" if not state.finished else "")
+    extra = {"recipe": recipe.RECIPE, "epochs_run": state.epoch, "best_epoch": state.best_epoch,
+             "finished": state.finished, "train_hours": round(hours, 2), "slices": state.slices,
+             "hardware": "CPU only", "onnx_parity": check}
+    protocol = FACE_PROTOCOL
+    name = FACE_MODEL + ("" if state.finished else f" (interim: epoch {state.epoch}, training continues)")
+    save_records("video", [
+        BenchRecord("video", name, protocol, "test", "accuracy", test_acc, state.fit_seconds, command, extra=extra),
+        BenchRecord("video", name, protocol, "test", "macro_f1", macro_f1, state.fit_seconds, command, extra=extra),
+        BenchRecord("video", name, protocol, "val", "accuracy", val_acc, state.fit_seconds, command, extra=extra),
+    ])
+    status = ("trained to convergence" if state.finished else
+              f"INTERIM release of a run in progress: best of {state.epoch} epochs so far (the run continues with "
+              f"`{rebuild_command('face_emotion')}`)")
+    metric = lambda m, split, v: {"metric": m, "split": split, "value": v,  # noqa: E731
+                                  "source": {"file": "results/video.json", "model": name, "protocol": protocol}}
+    card = _card(
+        title="face emotion: VGG-style CNN on FER2013",
+        description=("Two 3x3 convolutions + BatchNorm per block, 40-80-160-320 filters, global average pooling, "
+                     "one dense layer; trained with SGD + Nesterov momentum, learning rate halved on PublicTest "
+                     "plateaus, augmentation (flip, shift, rotation, zoom) and label smoothing. " + status + "."),
+        task="facial expression (7 emotions) from a 48x48 grayscale face",
+        modality="face", labels=list(FER2013), label_source="FER2013; maps onto the shared vocabulary",
+        input="float32 (n, 48, 48, 1) in [0, 1]: mmer_utils.video.data.to_model_input of a face crop "
+              "(FaceEmotionModel detects and crops faces with YuNet first)",
+        training_data="FER2013 Training (28,709 faces)", protocol=protocol,
+        metrics=[metric("accuracy", "test", test_acc), metric("macro_f1", "test", macro_f1),
+                 metric("accuracy", "val", val_acc)],
+        training=(f"{state.epoch} epochs in {state.slices} slice(s), best epoch {state.best_epoch}, "
+                  f"{hours:.1f} h on a 2-core CPU" + ("" if state.finished else "; not finished")),
+        build_command=rebuild_command("face_emotion"), licence=LICENCES["fer2013"],
+        loader="mmer_utils.video.predict:FaceEmotionModel.load", load_roles=["model"],
+        onnx={"max_abs_diff_vs_keras": check["max_abs_diff"], "label_agreement": check["label_agreement"],
+              "checked_on": f"{check.get('n', 512)} PrivateTest faces"},
+        history={k: [round(v, 5) for v in vals] for k, vals in state.history.items()},
+        finished=state.finished,
+    )
+    register("face_emotion", card, {"model": keras_path, "onnx": onnx_path})
+    if state.finished:
+        shutil.rmtree(folder, ignore_errors=True)   # the finished model replaces the checkpoint
+    return card
+
+
+# --------------------------------------------------------------------------- voice
+
+VOICE_ROW = ("classic features + logistic regression", "speaker-independent, 6 actor folds")
+#: C grid of the release's inner search (the benchmark's grid for linear models).
+VOICE_C = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
+
+
+def train_voice(n_jobs: int = 1):
+    """Clip features ("speech" set) of all 1,440 RAVDESS clips -> scaler -> logistic regression.
+
+    C is chosen by a grid search with actor-grouped folds (6 groups of 4 actors), then the
+    model is refitted on all 24 actors. Returns ``(pipeline, feature_params, n_clips)``.
+    """
+    from ..audio import baselines, features
+    from ..datasets import load_ravdess
+    from ..splits import actor_folds
+
+    df = load_ravdess()
+    params = dict(features.FEATURE_SETS["speech"])
+    X = features.extract_features(df.path.tolist(), n_jobs=n_jobs, progress=False, **params)
+    fold_of = {a: i for i, fold in enumerate(actor_folds()) for a in fold}
+    groups = df.actor.map(fold_of).to_numpy()  # the benchmark's six actor folds as search folds
+    model = baselines.fit_with_inner_cv(baselines.make_svm("linear"), X, df.emotion.to_numpy(), groups,
+                                        {"clf__C": VOICE_C}, n_splits=6, n_jobs=n_jobs)
+    return model, params, len(df)
+
+
+# --------------------------------------------------------------------------- text emotion
+
+#: Character n-grams kept by the shipped text-emotion model (the benchmark's 200,000 make a 20 MB file).
+TEXT_CHARS = 30_000
+TEXT_C = [1.0, 4.0, 16.0]
+TEXT_MODEL = f"shipped text-emotion model (TF-IDF words + {TEXT_CHARS:,} character n-grams + LR)"
+TEXT_PROTOCOL = "MELD, chosen on dev"
+
+
+def train_text_emotion():
+    """TF-IDF words + characters -> LR on MELD train, C chosen on dev, test scored once.
+
+    Returns ``(pipeline, scores_on_test, best_params)``.
+    """
+    from .. import datasets, evaluation
+    from ..text import emotion as E
+
+    meld = datasets.load_meld()
+    tr, dv, te = (meld[meld.split == s] for s in ("train", "dev", "test"))
+    best, _, model = E.select_on_validation(lambda C: E.tfidf_classifier(C=C, max_char_features=TEXT_CHARS),
+                                            {"C": TEXT_C}, tr.text, tr.emotion, dv.text, dv.emotion)
+    for _, step in model.named_steps["tfidf"].transformer_list:
+        if hasattr(step, "stop_words_"):
+            del step.stop_words_   # the dropped terms: only needed for introspection, megabytes of strings
+    scores = evaluation.classification_scores(te.emotion, model.predict(te.text))
+    return model, scores, best
+
+
+# --------------------------------------------------------------------------- Big Five
+
+BIGFIVE_MODEL = "Big Five: shipped model (TF-IDF + LR per trait, C=1)"
+BIGFIVE_PROTOCOL = "10-fold CV, fixed folds (seed 42), 2,465 of 2,467 essays"
+
+
+def cross_validate_shipped_bigfive(essays):
+    """The shipped Big Five configuration on the chapter's fixed 10 folds: per-fold accuracy table."""
+    from ..splits import kfold_indices
+    from ..text import bigfive
+    from ..text.predict import TRAIT_NAMES, _trait_model
+
+    texts, Y = essays["text"].tolist(), essays[list(TRAIT_NAMES)].to_numpy()
+    folds = kfold_indices(len(essays), n_splits=10, seed=config.DEFAULT_SEED)
+    return bigfive.cross_validate_bigfive(lambda: _trait_model(1.0), texts, Y, folds, name=BIGFIVE_MODEL)
+
+
+RECIPES = {"face_emotion": build_face_emotion}
+
+
+def build(name: str, **kwargs):
+    """Run the recipe of ``name`` (see :data:`RECIPES`)."""
+    if name not in RECIPES:
+        raise ModelStoreError(f"no recipe for {name!r}; recipes: {', '.join(sorted(RECIPES))}")
+    config.set_seed(config.DEFAULT_SEED)
+    start = time.perf_counter()
+    card = RECIPES[name](**kwargs)
+    _log(f"{name}: {time.perf_counter() - start:.0f} s")
+    return card

@@ -1,0 +1,137 @@
+"""The model store: verified loading, one clear line for a missing, altered or wrong file, pip installs."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+from mmer_utils.models import store
+from mmer_utils.models.__main__ import main as cli
+
+keras = pytest.importorskip("keras")
+
+
+def _tiny_estimator():
+    from mmer_utils.training import KerasEstimator
+
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
+    est = KerasEstimator(batch_size=4)
+    est.model_, est.classes_ = model, np.array(["a", "b"])
+    return est
+
+
+@pytest.fixture
+def shop(tmp_path, monkeypatch):
+    """A store folder with one tiny Keras model, catalogued."""
+    monkeypatch.setenv(store.MODELS_ENV, str(tmp_path))
+    path = _tiny_estimator().save(tmp_path / "tiny.keras")
+    card = {"title": "tiny", "task": "test", "labels": ["a", "b"], "label_source": "test", "input": "(n, 3)",
+            "training_data": "none", "protocol": "none", "metrics": [], "build_command": "none", "date": "today",
+            "machine": "here", "licence": "MIT", "loader": "mmer_utils.training:KerasEstimator.load"}
+    store.register("tiny", card, {"model": path})
+    return tmp_path
+
+
+def test_a_verified_model_loads_and_predicts(shop):
+    assert store.list_models() == ["tiny"] and store.verify() == []
+    est = store.load("tiny")
+    assert est.predict_proba(np.zeros((2, 3), np.float32)).shape == (2, 2)
+    assert (shop / "README.md").read_text().count("`tiny`") >= 2
+
+
+def test_a_tampered_file_gives_one_line_naming_the_rebuild(shop):
+    p = shop / "tiny.keras"
+    data = bytearray(p.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside a member's data: still a zip with config.json, but altered
+    p.write_bytes(bytes(data))
+    with pytest.raises(store.ModelStoreError) as err:
+        store.load("tiny")
+    msg = str(err.value)
+    assert "SHA-256" in msg and "python -m mmer_utils.models build tiny" in msg and "\n" not in msg
+
+
+def test_a_missing_file_gives_one_line(shop):
+    (shop / "tiny.keras").unlink()
+    with pytest.raises(store.ModelStoreError, match="missing"):
+        store.load("tiny")
+
+
+def test_a_file_of_the_wrong_kind_gives_one_line_even_when_its_hash_matches(shop):
+    p = shop / "tiny.keras"
+    p.write_text("this is not a Keras model")
+    cat = json.loads((shop / "catalogue.json").read_text())
+    cat["models"]["tiny"]["files"][0]["sha256"] = store.sha256_file(p)  # someone re-catalogued it
+    (shop / "catalogue.json").write_text(json.dumps(cat))
+    with pytest.raises(store.ModelStoreError, match="not a Keras native archive"):
+        store.load("tiny")
+    # a zip that is not a Keras archive either
+    with zipfile.ZipFile(p, "w") as zf:
+        zf.writestr("hello.txt", "hi")
+    cat["models"]["tiny"]["files"][0]["sha256"] = store.sha256_file(p)
+    (shop / "catalogue.json").write_text(json.dumps(cat))
+    with pytest.raises(store.ModelStoreError, match="no config.json"):
+        store.load("tiny")
+
+
+def test_an_unknown_name_lists_the_shipped_ones(shop):
+    with pytest.raises(store.ModelStoreError, match="shipped: tiny"):
+        store.info("nope")
+
+
+def test_verify_cli_reports_problems_and_budgets(shop, capsys, monkeypatch):
+    assert cli(["verify"]) == 0
+    assert "ok: 1 models verified" in capsys.readouterr().out
+    (shop / "tiny.keras").write_bytes(b"PK")
+    assert cli(["verify"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "tiny.keras" in err[0]
+
+
+def test_verify_reports_a_file_over_budget(shop, monkeypatch):
+    monkeypatch.setattr(store, "MAX_FILE_BYTES", 100)
+    problems = store.verify()
+    assert len(problems) == 1 and "budget per file" in problems[0]
+
+
+# --------------------------------------------------------------------------- the shipped models
+
+
+def test_the_shipped_models_verify():
+    if not (REPO / "models" / "catalogue.json").is_file():
+        pytest.fail("models/catalogue.json is missing: the course ships its models")
+    assert store.models_dir() == REPO / "models"
+    assert store.verify() == []
+    assert {"face_emotion", "voice_emotion", "text_emotion", "bigfive"} <= set(store.list_models())
+    for name in store.list_models():
+        card = store.info(name)
+        for key in ("task", "labels", "input", "training_data", "protocol", "metrics", "build_command", "date",
+                    "machine", "licence", "files"):
+            assert card.get(key), f"{name}: card lacks {key}"
+
+
+def test_the_store_works_from_a_plain_pip_install(tmp_path):
+    """A wheel of the repository carries the models; installed elsewhere, the store finds and verifies them."""
+    wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
+    env = {k: v for k, v in os.environ.items() if k != store.MODELS_ENV}
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(REPO),
+                    "-w", str(wheel_dir)], check=True, env=env, cwd=tmp_path, capture_output=True)
+    wheel = next(wheel_dir.glob("mmer_utils-*.whl"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+                   check=True, env=env, cwd=tmp_path, capture_output=True)
+    env["PYTHONPATH"] = str(target)
+    code = ("import mmer_utils, mmer_utils.models as m; from pathlib import Path; "
+            "print(Path(mmer_utils.__file__).parent); print(m.models_dir()); print(m.verify()); "
+            "print(type(m.load('text_emotion')).__name__)")
+    out = subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=tmp_path, capture_output=True,
+                         text=True).stdout.splitlines()
+    assert out[0].startswith(str(target)), "the installed copy, not the clone, was imported"
+    assert out[1] == str(target / "mmer_utils" / "pretrained")
+    assert out[2] == "[]"
