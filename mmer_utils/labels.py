@@ -148,3 +148,40 @@ def encode(labels: Sequence[str], source: str) -> np.ndarray:
         return np.array([index[label] for label in labels], dtype=int)
     except KeyError as exc:
         raise ValueError(f"{exc.args[0]!r} is not a {source} label; expected one of {names}") from None
+
+
+def source_of(names: Sequence[str]) -> str:
+    """The first source (FER2013, RAVDESS, MELD, dair-ai, shared) whose vocabulary holds every label of ``names``.
+
+    >>> source_of(["calm", "angry"]), source_of(["joy", "neutral"])
+    ('ravdess', 'meld')
+    """
+    wanted = {str(n) for n in names}
+    for source in ("fer2013", "ravdess", "meld", "emotion", "shared"):
+        if wanted <= set(VOCABULARIES[source]):
+            return source
+    raise ValueError(f"no label source holds all of {sorted(wanted)}; name the source explicitly")
+
+
+def shared_proba(proba: np.ndarray, names: Sequence[str], source: str | None = None) -> np.ndarray:
+    """:func:`to_shared_proba` of columns named ``names`` (any order, any subset of ``source``'s labels).
+
+    The columns are put in ``source``'s order (a label the model does not have gets 0)
+    and mapped onto :data:`SHARED`. ``source`` defaults to :func:`source_of` ``(names)``.
+
+    >>> shared_proba(np.array([[0.25, 0.75]]), ["angry", "calm"]).round(2).tolist()
+    [[0.25, 0.0, 0.0, 0.0, 0.0, 0.0, 0.75]]
+    """
+    names = [str(n) for n in names]
+    source = _source(source) if source is not None else source_of(names)
+    vocab = vocabulary(source)
+    proba = np.asarray(proba, dtype=float)
+    if proba.shape[-1] != len(names):
+        raise ValueError(f"{proba.shape[-1]} probability columns for {len(names)} labels")
+    missing = [n for n in names if n not in vocab]
+    if missing:
+        raise ValueError(f"{missing} are not {source} labels; expected some of {vocab}")
+    full = np.zeros(proba.shape[:-1] + (len(vocab),))
+    for j, name in enumerate(names):
+        full[..., vocab.index(name)] += proba[..., j]
+    return to_shared_proba(full, source)

@@ -242,9 +242,16 @@ def _callable_spec(fn) -> dict | None:
 
 
 def _from_spec(spec: dict | None):
+    """The function a saved spec names; only functions of this package are imported (a model
+    file must not make the loader import arbitrary modules): others need ``load(transform=...)``."""
     if not spec:
         return None
     module, name = spec["function"].split(":")
+    if module != "mmer_utils" and not module.startswith("mmer_utils."):
+        from .errors import MmerError
+
+        raise MmerError(f"the saved model names a transform outside mmer_utils ({spec['function']}); it is not "
+                        "imported: pass it yourself with KerasEstimator.load(path, transform=...)")
     fn = importlib.import_module(module)
     for part in name.split("."):
         fn = getattr(fn, part)
@@ -544,7 +551,7 @@ class KerasEstimator(ClassifierMixin, BaseEstimator):
             meta = json.loads(zf.read(META_NAME)) if META_NAME in zf.namelist() else {}
         est = cls(**meta.get("params", {}))
         est.transform = transform if transform is not None else _from_spec(meta.get("transform"))
-        est.model_ = keras.models.load_model(path)
+        est.model_ = keras.models.load_model(path, safe_mode=True)  # no Lambda code from the file
         est.classes_ = np.asarray(meta.get("classes", list(range(est.model_.output_shape[-1]))))
         est.metadata_ = meta.get("metadata", {})
         est.history_ = meta.get("history", {})

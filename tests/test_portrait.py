@@ -14,10 +14,11 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, real_dataset
-from mmer_utils.labels import FER2013, SHARED
+from mmer_utils.labels import SHARED
 from mmer_utils.portrait import (CandidateStore, Portrait, StoreError, agreement_table, combine, js_similarity,
                                  pairwise_similarity, percentile_of, render_html)
 from mmer_utils.portrait.store import SCHEMA_VERSION
+from mmer_utils.timeline import TIMELINE_COLUMNS
 
 SECTIONS = ("how-to-read", "traits", "text-emotion", "words", "voice", "face", "most-frequent", "combined",
             "comparison", "models")
@@ -282,10 +283,16 @@ def test_cli_full_report_and_comparison(bundle, interview, tmp_path, capsys):
     voice = pd.read_csv(tmp_path / "second" / "voice_timeline.csv")
     duration = interview["truth"]["voice"]["end"].iloc[-1] + 0.5
     assert len(voice) == int(np.ceil(duration - 2.0)) + 1          # 2 s windows every second
-    assert (voice["label"] == "silence").any() and (voice["label"] != "silence").any()
+    assert (voice["emotion"] == "silence").any() and (voice["emotion"] != "silence").any()
     faces = pd.read_csv(tmp_path / "second" / "face_timeline.csv")
-    assert len(faces) >= 10 and faces["time"].max() < 4.0 and set(faces["emotion"]) <= set(FER2013)
+    assert len(faces) >= 10 and faces["time"].max() < 4.0 and set(faces["emotion"]) <= set(SHARED)
     assert faces["frame"].is_unique
+    # one timeline format for both: the shared columns first, then each modality's own
+    assert list(voice.columns) == [*TIMELINE_COLUMNS, "start", "end"]
+    assert list(faces.columns) == [*TIMELINE_COLUMNS, "frame", "face", "x", "y", "w", "h", "score"]
+    speech = voice[voice["emotion"] != "silence"]
+    assert np.allclose(speech[list(SHARED)].sum(axis=1), 1) and np.allclose(faces[list(SHARED)].sum(axis=1), 1)
+    assert report["most_frequent"]["voice"]["emotion"] in SHARED
 
     store = CandidateStore(db)
     assert list(store.candidates()["name"]) == ["First", "Second"]
@@ -325,6 +332,7 @@ def test_train_command_and_a_bundle_without_a_modality(tmp_path, interview, caps
     assert _run(["train", "--quick", "--models", models, "--modalities", "text"]) == 0
     info = json.loads((models / "bundle.json").read_text())
     assert info["quick"] and set(info["files"]) == {"text_emotion", "bigfive"} and len(info["holdout_essays"]) == 30
+    assert sorted(p.name for p in models.iterdir()) == ["bigfive.skops", "bundle.json", "text_emotion.skops"]
     code = _run(["--audio", interview["audio"], "--models", models, "--out", tmp_path / "r", "--no-compare"])
     assert code == 2 and "no voice model" in capsys.readouterr().err
     assert _run(["--text", interview["text"], "--models", models, "--out", tmp_path / "r", "--no-compare"]) == 0
@@ -361,3 +369,82 @@ def test_module_runs_as_a_command(tmp_path):
                           "--models", tmp_path / "nowhere", "--out", tmp_path / "r"],
                          capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 2 and "portrait train" in out.stderr
+
+
+# --------------------------------------------------------------------------- shipped models
+
+
+def _serve(bundle):
+    """What the model store would load for each shipped name: the bundle's files, through each class's ``load``."""
+    from mmer_utils.audio.predict import AudioEmotionModel
+    from mmer_utils.text.predict import TextAnswerModel, TextEmotionModel
+    from mmer_utils.video.predict import FaceEmotionModel
+
+    return {"bigfive": TextAnswerModel.load(bundle / "bigfive.skops"),
+            "text_emotion": TextEmotionModel.load(bundle / "text_emotion.skops"),
+            "voice_emotion": AudioEmotionModel.load(bundle / "voice.skops"),
+            "face_emotion": FaceEmotionModel.load(bundle / "face.skops")}
+
+
+def _fake_store(monkeypatch, served):
+    store = pytest.importorskip("mmer_utils.models")
+    calls = []
+
+    def load(name, **kwargs):
+        calls.append(name)
+        return served[name]
+
+    monkeypatch.setattr(store, "list_models", lambda: sorted(served))
+    monkeypatch.setattr(store, "load", load)
+    monkeypatch.setattr(store, "info", lambda name: {"title": f"shipped {name}", "training_data": "all of it"})
+    return calls
+
+
+def test_bundle_files_are_safe_formats(bundle):
+    info = json.loads((bundle / "bundle.json").read_text())
+    assert info["files"] == {"bigfive": "bigfive.skops", "text_emotion": "text_emotion.skops",
+                             "voice": "voice.skops", "face": "face.skops"}
+    assert not list(bundle.glob("*.joblib")) and not list(bundle.glob("*.pkl"))
+    from mmer_utils.portrait import load_models
+
+    models = load_models(bundle)
+    assert models.modalities == ["text", "audio", "video"]
+    assert models.voice.kind == "classic" and models.text.emotion_model is not None
+
+
+def test_load_models_without_a_path_uses_the_shipped_models(bundle, interview, monkeypatch, tmp_path):
+    from mmer_utils.portrait import build_portrait, load_models
+
+    served = _serve(bundle)
+    calls = _fake_store(monkeypatch, served)
+    models = load_models()
+    assert calls == ["bigfive", "text_emotion", "voice_emotion", "face_emotion"]
+    assert models.info["shipped"] and models.path is None
+    assert models.text is served["bigfive"] and models.text_emotion is served["text_emotion"]
+    assert models.voice is served["voice_emotion"] and models.face is served["face_emotion"]
+    assert models.describe()["voice"] == "shipped voice_emotion; all of it"
+    calls.clear()
+    assert load_models(face=False).face is None and "face_emotion" not in calls
+    p = build_portrait(models, text_file=interview["text"], audio=interview["audio"])
+    assert p.most_visible_trait and set(p.shared.index) == {"text", "voice"}
+    assert list(p.voice_timeline.columns[:len(TIMELINE_COLUMNS)]) == list(TIMELINE_COLUMNS)
+    # the command line needs no --models (and no train step) when models are shipped
+    assert _run(["--text", interview["text"], "--out", tmp_path / "r", "--no-compare"]) == 0
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "shipped bigfive" in page
+
+
+def test_a_store_without_shipped_models_falls_back_to_a_trained_bundle(bundle, monkeypatch, tmp_path):
+    import shutil
+
+    from mmer_utils.portrait import ModelsNotFoundError, default_models_dir, load_models
+
+    _fake_store(monkeypatch, {})
+    monkeypatch.setenv("MMER_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(ModelsNotFoundError, match="python -m mmer_utils.portrait train"):
+        load_models()
+    target = default_models_dir(quick=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(bundle, target)
+    models = load_models(face=False)
+    assert models.path == target and models.text is not None and models.face is None

@@ -6,6 +6,7 @@ import pytest
 
 from conftest import real_dataset
 from mmer_utils.errors import DataNotFoundError
+from mmer_utils.labels import MELD
 from mmer_utils.text import predict
 from mmer_utils.text.predict import TRAIT_NAMES, TextAnswerModel
 from mmer_utils.text.preprocess import EmptyTextError
@@ -60,10 +61,33 @@ def test_population_is_out_of_fold(model):
 
 
 def test_percentiles_on_known_population():
+    # a population of 4 writers, kept as 101 quantiles (Hazen): values between writers are exact,
+    # below the lowest / above the highest are 0 / 100; a writer's own value is within a point or so
+    # of percentileofscore(kind="mean") (the 101-point grid smooths the steps of a 4-point population)
     pop = pd.DataFrame({c: [0.1, 0.2, 0.3, 0.4] for c in CODES})
     m = TextAnswerModel(None, pop)
-    pct = m.percentiles(pd.Series({c: v for c, v in zip(CODES, [0.05, 0.2, 0.35, 0.5, 0.4])}))
-    assert pct.iloc[0].tolist() == [0.0, 37.5, 75.0, 100.0, 87.5]
+    assert m.quantiles.shape == (101, 5) and m.n_population == 4
+    pct = m.percentiles(pd.Series({c: v for c, v in zip(CODES, [0.05, 0.2, 0.35, 0.5, 0.25])})).iloc[0]
+    assert pct.tolist() == pytest.approx([0.0, 37.5, 75.0, 100.0, 50.0])
+
+
+def test_percentiles_from_quantiles_match_the_full_population():
+    from scipy.stats import percentileofscore
+
+    rng = np.random.default_rng(0)
+    pop = pd.DataFrame({c: rng.beta(2 + k, 3, size=2000) for k, c in enumerate(CODES)})
+    m = TextAnswerModel(None, pop)
+    probe = pd.DataFrame({c: np.r_[np.linspace(0.0, 1.0, 41), pop[c].to_numpy()[:20]] for c in CODES})
+    got = m.percentiles(probe)
+    for c in CODES:
+        exact = [percentileofscore(pop[c], x, kind="mean") for x in probe[c]]
+        np.testing.assert_allclose(got[c].to_numpy(), exact, atol=1.0)
+    # ties count half: a population where 40 % of the writers share one value
+    tied = TextAnswerModel(None, pd.DataFrame({c: np.r_[np.full(400, 0.5), np.linspace(0.6, 0.9, 600)]
+                                               for c in CODES}))
+    assert tied.percentiles(pd.Series({c: 0.5 for c in CODES})).iloc[0].tolist() == pytest.approx([20.0] * 5, abs=0.6)
+    with pytest.raises(ValueError, match="population"):
+        TextAnswerModel(None)
 
 
 def test_empty_short_and_symbol_answers(model):
@@ -78,15 +102,54 @@ def test_empty_short_and_symbol_answers(model):
     assert stop_only.low_confidence and stop_only.words == []
 
 
+def test_predict_proba_and_the_emotion_columns_follow_the_labels(model):
+    party, library = " ".join(["party friends talk dance"] * 15), " ".join(["library alone quiet read"] * 15)
+    P = model.predict_proba([party, library])
+    assert P.shape == (2, 5) and model.labels == CODES
+    assert P[0, CODES.index("EXT")] > 0.5 > P[1, CODES.index("EXT")]
+    emotion = model.emotion_model
+    assert emotion.labels == ["joy", "sadness"] and list(emotion.classes_) == ["joy", "sadness"]
+    E = emotion.predict_proba(["wonderful news today, i love it", "awful news, i miss her"])
+    assert E.shape == (2, 2) and np.allclose(E.sum(axis=1), 1)
+    # each column is its label: the happy text's largest probability is in the "joy" column
+    assert emotion.labels[E[0].argmax()] == "joy" and emotion.labels[E[1].argmax()] == "sadness"
+    table = emotion.sentences("This is great fun. This is terrible!")
+    assert table["sentence"].tolist() == ["This is great fun.", "This is terrible!"]
+    assert table["emotion"].tolist() == ["joy", "sadness"]
+
+
 def test_save_load_round_trip_and_cli(model, tmp_path, monkeypatch, capsys):
+    import zipfile
+
     monkeypatch.setenv("MMER_CACHE_DIR", str(tmp_path / "cache"))
     with pytest.raises(DataNotFoundError, match="mmer_utils.text.predict train"):
         TextAnswerModel.load_default()
-    path = model.save(tmp_path / "m.joblib")
-    assert not list(tmp_path.glob("*.part"))
+    path = model.save(tmp_path / "m.skops", emotion_path=tmp_path / "emotion.skops")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert "schema.json" in zipfile.ZipFile(path).namelist()   # a skops archive, not a pickle
     again = TextAnswerModel.load(path)
+    assert again.population is None and again.emotion_model is None and again.n_population == 120
+    pd.testing.assert_frame_equal(again.quantiles, model.quantiles)
     text = "party friends talk " * 20
     pd.testing.assert_series_equal(again.analyse(text).traits, model.analyse(text).traits)
+    pd.testing.assert_series_equal(again.analyse(text).percentiles, model.analyse(text).percentiles)
+    both = TextAnswerModel.load(path, emotion_path=tmp_path / "emotion.skops")
+    pd.testing.assert_series_equal(both.analyse(text).emotions, model.analyse(text).emotions)
+    from mmer_utils.persist import ModelFileError
+    from mmer_utils.text.predict import TextEmotionModel
+
+    emotion = TextEmotionModel.load(tmp_path / "emotion.skops")
+    np.testing.assert_allclose(emotion.predict_proba([text]), model.emotion_model.predict_proba([text]))
+    with pytest.raises(ModelFileError, match="holds a TextEmotionModel, not a TextAnswerModel"):
+        TextAnswerModel.load(tmp_path / "emotion.skops")
+    old = tmp_path / "old.joblib"
+    old.write_bytes(b"pickled")
+    with pytest.raises(ModelFileError, match="no longer read"):
+        TextAnswerModel.load(old)
+    # the default bundle: both files, found by load_default
+    default = model.save()
+    assert default.name == "text_answer.skops" and predict.emotion_sibling(default).is_file()
+    assert TextAnswerModel.load_default().emotion_model is not None
     answer = tmp_path / "answer.txt"
     answer.write_text(text, encoding="utf-8")
     assert predict.main(["analyse", "--file", str(answer), "--model", str(path)]) == 0
@@ -108,3 +171,8 @@ def test_quick_bundle_on_the_real_essays_and_meld(tmp_path):
     assert ((view.percentiles >= 0) & (view.percentiles <= 100)).all()
     assert set(view.emotions.index) == {"anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"}
     assert abs(view.emotions.sum() - 1) < 1e-6
+    assert m.emotion_model.labels == list(MELD)   # MELD's order, whatever the classifier's classes_ order
+    path = m.save(tmp_path / "quick.skops", emotion_path=tmp_path / "quick_emotion.skops")
+    back = TextAnswerModel.load(path, emotion_path=tmp_path / "quick_emotion.skops")
+    pd.testing.assert_series_equal(back.analyse(essay).percentiles, view.percentiles)
+    pd.testing.assert_series_equal(back.analyse(essay).emotions, view.emotions)

@@ -122,6 +122,19 @@ def test_keras_estimator_transform_and_augment_are_used_and_transform_is_saved(t
     assert np.allclose(loaded.predict_proba(X), est.predict_proba(X), atol=1e-6)
 
 
+def test_a_saved_transform_outside_the_package_is_not_imported(tmp_path):
+    """A .keras file names its transform; only functions of mmer_utils are imported at load time."""
+    from mmer_utils.errors import MmerError
+
+    X, y = _blobs(n=32, d=6)
+    est = training.KerasEstimator(_dense, epochs=1, batch_size=16, transform=np.abs).fit(X, y)
+    path = est.save(tmp_path / "abs.keras")
+    with pytest.raises(MmerError, match="outside mmer_utils"):
+        training.KerasEstimator.load(path)
+    loaded = training.KerasEstimator.load(path, transform=np.abs)
+    assert np.allclose(loaded.predict_proba(X), est.predict_proba(X), atol=1e-6)
+
+
 def test_plot_history_marks_the_best_epoch():
     hist = {"loss": [3, 2, 1, 0.5], "val_loss": [3, 1, 2, 2.5], "accuracy": [0.1, 0.2, 0.3, 0.4],
             "val_accuracy": [0.1, 0.3, 0.2, 0.2]}

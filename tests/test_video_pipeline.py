@@ -141,15 +141,63 @@ def test_bad_settings_are_refused(classifier):
 
 
 def test_save_load_round_trip_gives_the_same_probabilities(model, faces, tmp_path):
+    import zipfile
+
     crops = faces[0]
-    path = FaceEmotionModel(model.classifier, detector="hog", margin=0.1).save(tmp_path / "face.joblib")
+    path = FaceEmotionModel(model.classifier, detector="hog", margin=0.1).save(tmp_path / "face.skops")
+    assert "schema.json" in zipfile.ZipFile(path).namelist()      # skops, not a pickle
     loaded = FaceEmotionModel.load(path)
     assert (loaded.detector, loaded.margin) == ("hog", 0.1)
     np.testing.assert_allclose(loaded.predict_crops(crops), model.predict_crops(crops), rtol=1e-6)
-    with pytest.raises(ModelFileError, match=".joblib"):
+    with pytest.raises(ModelFileError, match=".skops"):
         model.save(tmp_path / "face.keras")
+    with pytest.raises(ModelFileError, match=".skops"):
+        model.save(tmp_path / "face.joblib")
     with pytest.raises(DataNotFoundError):
-        FaceEmotionModel.load(tmp_path / "missing.joblib")
+        FaceEmotionModel.load(tmp_path / "missing.skops")
+    (tmp_path / "old.joblib").write_bytes(b"a pickle")
+    with pytest.raises(ModelFileError, match="no longer read"):
+        FaceEmotionModel.load(tmp_path / "old.joblib")
+
+
+def test_the_shared_inference_contract(model, faces, video):
+    """predict_proba / analyse / timeline: the verbs the text and voice models have too."""
+    from mmer_utils.labels import SHARED
+    from mmer_utils.timeline import TIMELINE_COLUMNS
+    from mmer_utils.video.predict import FACE_COLUMNS
+
+    crops = faces[0]
+    np.testing.assert_array_equal(model.predict_proba(crops), model.predict_crops(crops))
+    photo, _ = synth.make_face_photo(faces[0][:2], seed=3)
+    pd.testing.assert_frame_equal(model.analyse(photo), model.analyse_image(photo))
+    native = model.analyse_video(video, every=4)
+    tl = model.timeline(video, every=4)
+    assert list(tl.columns) == [*TIMELINE_COLUMNS, *FACE_COLUMNS]
+    assert len(tl) == len(native) > 0 and tl.attrs["n_frames"] == native.attrs["n_frames"]
+    assert tl.attrs["labels"] == list(FER2013)
+    np.testing.assert_allclose(tl[list(SHARED)].to_numpy(), native[list(FER2013)].to_numpy(), atol=1e-6)
+    assert (tl.emotion == native.emotion).all() and (tl.frame == native.frame).all()
+    assert (tl.confidence == tl[list(SHARED)].max(axis=1)).all()
+
+
+def test_timeline_maps_other_label_orders_by_name(video):
+    """A classifier named in another order than the shared vocabulary: the timeline's columns follow names."""
+    real_dataset("yunet")
+    from mmer_utils.labels import SHARED
+
+    order = ["neutral", "surprise", "sad", "happy", "fear", "disgust", "angry"]
+
+    class AlwaysSad:
+        classes_ = np.array(order)
+
+        def predict_proba(self, X):
+            return np.tile(np.eye(7)[order.index("sad")] * 0.65 + 0.05, (len(X), 1))
+
+    m = FaceEmotionModel(AlwaysSad(), labels=order)
+    assert m.predict_face(np.zeros((48, 48), np.uint8)).idxmax() == "sad"
+    tl = m.timeline(video, max_frames=3)
+    assert len(tl) and (tl.emotion == "sad").all() and tl["sad"].to_numpy() == pytest.approx(0.70)
+    assert tl[list(SHARED)].sum(axis=1).to_numpy() == pytest.approx(1.0)
 
 
 def test_keras_model_round_trip(faces, tmp_path):

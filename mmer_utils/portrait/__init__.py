@@ -9,8 +9,8 @@ SQLite :class:`CandidateStore`; :func:`write_report` writes a self-contained HTM
 
 Command line::
 
-    python -m mmer_utils.portrait train --quick
     python -m mmer_utils.portrait --text answer.txt --audio answer.wav --video answer.mp4 --out report/
+    python -m mmer_utils.portrait train --quick          # optional: retrain instead of the shipped models
 
 The numbers are model outputs, not validated psychometric measurements (see the report's note).
 
@@ -22,7 +22,7 @@ The numbers are model outputs, not validated psychometric measurements (see the 
 
 from .html import figures, render_html, write_report
 from .models import (ModelsNotFoundError, PortraitModelError, PortraitModels, default_models_dir, load_models,
-                     train_models)
+                     shipped_models, train_models)
 from .report import (Comparison, Portrait, PortraitInputError, agreement_table, build_portrait, combine, compare,
                      js_similarity, pairwise_similarity)
 from .store import CandidateStore, StoreError, default_store_path, percentile_of
@@ -31,5 +31,5 @@ __all__ = [
     "CandidateStore", "Comparison", "ModelsNotFoundError", "Portrait", "PortraitInputError", "PortraitModelError",
     "PortraitModels", "StoreError", "agreement_table", "build_portrait", "combine", "compare", "default_models_dir",
     "default_store_path", "figures", "js_similarity", "load_models", "pairwise_similarity", "percentile_of",
-    "render_html", "train_models", "write_report",
+    "render_html", "shipped_models", "train_models", "write_report",
 ]

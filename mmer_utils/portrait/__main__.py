@@ -1,7 +1,8 @@
 """Command line of the candidate portrait.
 
 ``python -m mmer_utils.portrait train [--quick]``
-    train the portrait's models and save them (see :mod:`mmer_utils.portrait.models`);
+    retrain the portrait's models and save them as a bundle (optional: without ``--models``
+    the report uses the models shipped with the course; see :mod:`mmer_utils.portrait.models`);
 ``python -m mmer_utils.portrait --text answer.txt --audio answer.wav --video answer.mp4 --out report/``
     analyse one interview answer (any input may be left out), compare it with the candidates
     of the database, add it to them (unless ``--no-store``) and write ``report/report.html``;
@@ -48,7 +49,8 @@ def _report_parser():
     p.add_argument("--db", help="SQLite database of the candidates (default: <cache>/portrait/candidates.sqlite)")
     p.add_argument("--no-store", action="store_true", help="do not add this candidate to the database")
     p.add_argument("--no-compare", action="store_true", help="do not read or write the database (no comparison)")
-    p.add_argument("--models", help="folder of the model bundle (default: the full bundle, else the quick one)")
+    p.add_argument("--models", help="folder of a bundle made by `train` (default: the models shipped with the "
+                                    "course; without them, the full bundle trained here, else the quick one)")
     p.add_argument("--face-every", type=int, default=2, help="analyse one video frame in N (default 2)")
     return p
 

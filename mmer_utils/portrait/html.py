@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from ..atomic import atomic_write_text
-from ..labels import FER2013, MELD, RAVDESS, SHARED
+from ..labels import MELD, SHARED
+from ..timeline import SILENCE
 
 #: Title of each section, by its HTML id, in page order.
 SECTIONS = {
@@ -52,11 +53,12 @@ HOW_TO_READ = (
     "Each modality is read by its own model. <b>Traits</b> are the probability that the author of the text "
     "would score in the upper half of a Big Five questionnaire (0.5 = the model cannot tell); the <i>most visible "
     "trait</i> is the one whose probability is highest <i>relative to the essays' writers</i> (its percentile among "
-    "them): raw probabilities are not compared across traits, as each clusters around its own base rate. <b>Emotions</b> are probabilities over each model's own "
-    "labels, averaged over the sentences of the text, the 2-second windows of the voice or the frames of the "
-    "video; the <i>most frequent emotion</i> is the label that wins most sentences, windows or frames. The "
-    "<b>combined estimate</b> maps every modality onto seven shared emotions (RAVDESS <i>calm</i> counts as "
-    "neutral) and averages them; <i>support</i> is the probability a modality gives to the combined emotion "
+    "them): raw probabilities are not compared across traits, as each clusters around its own base rate. <b>Emotions</b> are probabilities: over MELD's "
+    "labels for the text, over seven shared emotions for the voice and the face (the voice model's RAVDESS "
+    "<i>calm</i> counts as neutral), averaged over the sentences of the text, the 2-second windows of the voice "
+    "or the frames of the video; the <i>most frequent emotion</i> is the label that wins most sentences, windows "
+    "or frames. The <b>combined estimate</b> maps the text's labels onto the same seven emotions and averages "
+    "the modalities; <i>support</i> is the probability a modality gives to the combined emotion "
     "(1/7 = 0.14 is chance), <i>similarity</i> is 1 minus the Jensen-Shannon divergence between two "
     "distributions (1 = identical, 0 = nothing in common). <b>Percentiles</b> place this candidate among the "
     "others of the database: 80 means a higher score than 80 % of them.")
@@ -148,18 +150,19 @@ def plot_emotion_timeline(times, proba: pd.DataFrame, source: str, *, ax=None, t
     return ax
 
 
-def plot_face_timeline(faces: pd.DataFrame, *, ax=None, title: str = "Face emotions over time (FER2013 labels)"):
-    """Stacked FER2013 probabilities over the video's time (one analysed frame per point)."""
+def plot_face_timeline(faces: pd.DataFrame, *, ax=None,
+                       title: str = "Face emotions over time (shared emotions, one point per frame)"):
+    """Stacked shared-vocabulary probabilities over the video's time (a face timeline of
+    :mod:`mmer_utils.timeline`: one analysed frame per point)."""
     faces = faces.sort_values("time")
-    return plot_emotion_timeline(faces["time"], faces[list(FER2013)], "fer2013", ax=ax, title=title)
+    return plot_emotion_timeline(faces["time"], faces[list(SHARED)], "shared", ax=ax, title=title)
 
 
 def plot_voice_timeline(timeline: pd.DataFrame, *, ax=None,
-                        title: str = "Voice emotions over time (RAVDESS labels, window centres)"):
-    """Stacked RAVDESS probabilities of each window, at the window's centre; silent windows blank."""
-    centres = (timeline["start"] + timeline["end"]) / 2
-    return plot_emotion_timeline(centres, timeline[list(RAVDESS)], "ravdess", ax=ax, title=title,
-                                 silent=(timeline["label"] == "silence").to_numpy())
+                        title: str = "Voice emotions over time (shared emotions, window centres)"):
+    """Stacked shared-vocabulary probabilities of each window at its centre (``time``); silent windows hatched."""
+    return plot_emotion_timeline(timeline["time"], timeline[list(SHARED)], "shared", ax=ax, title=title,
+                                 silent=(timeline["emotion"] == SILENCE).to_numpy())
 
 
 #: Colour of each modality in the combined figure.
@@ -346,10 +349,10 @@ def render_html(portrait, figs: dict | None = None) -> str:
     mf = p.most_frequent()
     # voice
     if p.voice_timeline is not None:
-        speech = p.voice_timeline[p.voice_timeline["label"] != "silence"]
+        speech = p.voice_timeline[p.voice_timeline["emotion"] != SILENCE]
         body = (f"<p>{len(p.voice_timeline)} windows, {len(speech)} with speech.</p>"
                 + (_img(figs["voice_timeline"], "voice timeline") if "voice_timeline" in figs else "")
-                + (_table(speech["label"].value_counts(normalize=True).rename("share").to_frame().T, index=False)
+                + (_table(speech["emotion"].value_counts(normalize=True).rename("share").to_frame().T, index=False)
                    if not speech.empty else _missing("Only silence: no voice emotion.")))
     else:
         body = _missing("No audio given: no voice emotions.")

@@ -1,29 +1,43 @@
-"""The four chapter models behind the candidate portrait, trained, saved and loaded as one bundle.
+"""The chapter models behind the candidate portrait: the shipped ones, or a bundle trained here.
 
 =============  ==========================================  ==========================================
-modality       model                                       trained on
+modality       model (its inference API)                   shipped / trained here on
 =============  ==========================================  ==========================================
-text emotion   TF-IDF words (+ characters) -> logistic     MELD train utterances (7 emotions)
-               regression (:func:`~mmer_utils.text.emotion.tfidf_classifier`)
-Big Five       TF-IDF -> one logistic regression per       the essays, minus the held-out ones
-               trait (:class:`~mmer_utils.text.predict.TextAnswerModel`, with percentiles)
-voice          clip features -> scaler -> RBF SVM with     RAVDESS speech, minus the held-out actors
-               calibrated probabilities (audio chapter)
-face           the video chapter's saved face model        FER2013 Training
-               (``FaceEmotionModel.load_default()``), or
-               HOG + linear SVM trained here
+Big Five       TF-IDF -> one logistic regression per       the essays (trained here: minus the
+               trait, with percentiles                     held-out ones)
+               (:class:`~mmer_utils.text.predict.TextAnswerModel`)
+text emotion   TF-IDF -> logistic regression, carried by   MELD train utterances (7 emotions)
+               the TextAnswerModel
+               (:class:`~mmer_utils.text.predict.TextEmotionModel`)
+voice          clip features -> scaler -> SVM              RAVDESS speech (trained here: minus the
+               (:class:`~mmer_utils.audio.predict.         held-out actors)
+               AudioEmotionModel`, classic kind)
+face           :class:`~mmer_utils.video.predict.          FER2013 Training
+               FaceEmotionModel`: the shipped CNN, the
+               video chapter's saved model, or HOG +
+               linear SVM trained here
 =============  ==========================================  ==========================================
 
-``python -m mmer_utils.portrait train [--quick]`` calls :func:`train_models` and saves the
-bundle under ``<cache>/models/portrait/{full,quick}/`` (``bundle.json`` + one file per model);
-:func:`load_models` reads it back (the full bundle when there is one, else the quick one).
+:func:`load_models` with no path loads the **models shipped with the course** through the
+model store (:func:`mmer_utils.models.load`: each file's SHA-256 is checked, and the files are
+``.keras`` / ``.skops``, which run no code when loaded): no training is needed. Retraining is
+still possible: ``python -m mmer_utils.portrait train [--quick]`` calls :func:`train_models` and
+saves a bundle under ``<cache>/models/portrait/{full,quick}/`` (``bundle.json`` + one safe file
+per model); ``load_models(path)`` (or ``--models PATH``) reads it back.
 
-The data an interview demo is built from is kept out of training: the held-out RAVDESS
-actors (default: 21-24, two men and two women), the held-out essays (30 fixed essays) and FER2013's
-PrivateTest faces (the face model sees Training only). ``bundle.json`` records them.
+The portrait calls the models' shared verbs only: ``TextAnswerModel.predict_proba`` /
+``percentiles``, ``TextEmotionModel.sentences``, ``AudioEmotionModel.timeline`` and
+``FaceEmotionModel.timeline`` (the voice and face timelines have the same columns: see
+:mod:`mmer_utils.timeline`).
 
->>> models = train_models(quick=True)                  # doctest: +SKIP
+The data a demo interview is built from is kept out of a bundle trained here: the held-out
+RAVDESS actors (default: 21-24, two men and two women), the held-out essays (30 fixed essays)
+and FER2013's PrivateTest faces (the face model sees Training only). ``bundle.json`` records
+them. The shipped models may have been trained on every actor and essay: their cards
+(``mmer_utils.models.info(name)``) say on what.
+
 >>> models = load_models()                             # doctest: +SKIP
+>>> models = train_models(quick=True)                  # doctest: +SKIP
 >>> models.traits("I love meeting new people and organising parties.")   # doctest: +SKIP
 """
 
@@ -32,7 +46,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import shutil
 import tempfile
 import time
@@ -46,10 +59,10 @@ import pandas as pd
 
 from .. import config
 from ..errors import DataNotFoundError, MmerError
-from ..labels import FER2013, MELD, RAVDESS
+from ..labels import FER2013, MELD
 
 #: Bump when the bundle's files change meaning: an older bundle is then refused with a clear error.
-BUNDLE_VERSION = 2  # 2: the Big Five model is a TextAnswerModel (percentiles)
+BUNDLE_VERSION = 3  # 3: safe files (.skops / .keras), the models' shared inference API
 #: The command that (re)trains the bundle, quoted by every "model missing" error.
 TRAIN_COMMAND = "python -m mmer_utils.portrait train"
 #: RAVDESS actors never heard by the voice model (the demo interviews use their voices).
@@ -58,6 +71,10 @@ HOLDOUT_ACTORS = (21, 22, 23, 24)
 N_HOLDOUT_ESSAYS = 30
 #: Sliding window of the voice timeline (seconds): RAVDESS sentences last 1.5-2 s once trimmed.
 VOICE_WINDOW, VOICE_HOP = 2.0, 1.0
+#: The shipped models (names of :mod:`mmer_utils.models`) that :func:`load_models` uses, by role.
+SHIPPED = {"bigfive": "bigfive", "text_emotion": "text_emotion", "voice": "voice_emotion", "face": "face_emotion"}
+#: The keys of :meth:`PortraitModels.describe` (the report's "models" list), by role.
+DESCRIPTION_KEYS = {"bigfive": "Big Five", "text_emotion": "text emotion", "voice": "voice", "face": "face"}
 
 #: Training sizes: quick = a smoke run in seconds, full = every training example.
 SIZES = {
@@ -83,7 +100,7 @@ def default_models_dir(quick: bool = False) -> Path:
 
 
 def _face_api():
-    """The video chapter's inference API (contract C3), or a clear error when it is absent."""
+    """The video chapter's inference API, or a clear error when it is absent."""
     try:
         from ..video.predict import FaceEmotionModel
     except ImportError as exc:
@@ -96,37 +113,43 @@ def _face_api():
 # --------------------------------------------------------------------------- the bundle
 
 
-def _sentences(text: str) -> list[str]:
-    parts = [p.strip() for p in re.split(r"(?<=[.!?])\s+|\n+", text)]
-    return [p for p in parts if re.search(r"[A-Za-z]", p)]
-
-
 @dataclass
 class PortraitModels:
-    """The trained models of a portrait and what they were trained on.
+    """The models of a portrait and what they were trained on.
 
-    Any model may be None (a bundle trained with a modality left out): the portrait
-    then refuses that modality with a clear error.
+    ``text``: a :class:`~mmer_utils.text.predict.TextAnswerModel` (Big Five and
+    percentiles) carrying the text-emotion model (its ``emotion_model``, a
+    :class:`~mmer_utils.text.predict.TextEmotionModel`); ``voice``: an
+    :class:`~mmer_utils.audio.predict.AudioEmotionModel`; ``face``: a
+    :class:`~mmer_utils.video.predict.FaceEmotionModel`. Any may be None (a modality
+    left out): the portrait then refuses that modality with a clear error.
     """
 
-    text_emotion: object = None
-    bigfive: object = None
+    text: object = None
     voice: object = None
     face: object = None
     info: dict = field(default_factory=dict)
     path: Path | None = None
 
+    @property
+    def bigfive(self):
+        """The Big Five model (the :class:`~mmer_utils.text.predict.TextAnswerModel`), or None."""
+        return self.text
+
+    @property
+    def text_emotion(self):
+        """The text-emotion model the TextAnswerModel carries, or None."""
+        return None if self.text is None else getattr(self.text, "emotion_model", None)
+
     # -- text
     def text_emotions(self, text: str) -> pd.DataFrame:
-        """MELD emotion probabilities of each sentence of ``text`` (one row per sentence)."""
+        """MELD emotion probabilities of each sentence of ``text`` (one row per sentence):
+        ``sentence``, the 7 MELD labels, ``emotion``."""
         self._need("text_emotion", "text emotion")
-        sentences = _sentences(text) or [text.strip()]
-        proba = self.text_emotion.predict_proba(sentences)
-        classes = [str(c) for c in self.text_emotion.classes_]
-        df = pd.DataFrame(np.asarray(proba)[:, [classes.index(c) for c in MELD]], columns=list(MELD))
-        df.insert(0, "sentence", sentences)
-        df["emotion"] = df[list(MELD)].idxmax(axis=1)
-        return df
+        model = self.text_emotion
+        if set(model.labels) != set(MELD):
+            raise PortraitModelError(f"the portrait's text-emotion model must have MELD's labels, has {model.labels}")
+        return model.sentences(text)[["sentence", *MELD, "emotion"]]
 
     def traits(self, text: str) -> pd.DataFrame:
         """Big Five of one text, one row per trait name: ``P(high)`` and ``percentile``.
@@ -144,39 +167,28 @@ class PortraitModels:
                             index=pd.Index(names, name="trait"))
 
     # -- voice
-    def voice_windows(self, windows: np.ndarray, sr: int) -> np.ndarray:
-        """RAVDESS probabilities ``(n, 8)`` of a batch of windows at ``sr`` (the stream's interface)."""
-        from ..audio.features import clip_features
-
-        self._need("voice", "voice")
-        params = self.info.get("voice", {}).get("feature_params", {})
-        X = np.stack([clip_features(w, sr, **params)[0] for w in windows])
-        proba = self.voice.predict_proba(X)
-        classes = [str(c) for c in self.voice.classes_]
-        return np.asarray(proba)[:, [classes.index(c) for c in RAVDESS]]
-
     def voice_timeline(self, y, sr: int, *, window: float = VOICE_WINDOW, hop: float = VOICE_HOP) -> pd.DataFrame:
-        """Voice emotions over time (see :func:`~mmer_utils.audio.stream.emotion_timeline`)."""
-        from ..audio.io import SR, prepare_signal
-        from ..audio.stream import emotion_timeline
+        """Voice emotions over time in the shared vocabulary: ``AudioEmotionModel.timeline``
+        (columns of :mod:`mmer_utils.timeline`, then ``start``, ``end``)."""
+        from ..audio.io import prepare_signal
 
         self._need("voice", "voice")
-        y, sr = prepare_signal(y, sr, target_sr=SR, name="answer audio")
-        return emotion_timeline(y, sr, lambda W: self.voice_windows(W, sr), labels=list(RAVDESS),
-                                window=window, hop=hop)
+        y, sr = prepare_signal(y, sr, target_sr=self.voice.sr, name="answer audio")
+        return self.voice.timeline(y, sr, window=window, hop=hop)
 
     # -- face
     def face_timeline(self, path, *, every: int = 1, max_frames: int | None = None) -> pd.DataFrame:
-        """Face emotions over time: contract C3's ``analyse_video`` (one row per frame and face)."""
+        """Face emotions over time in the shared vocabulary: ``FaceEmotionModel.timeline``
+        (one row per frame and face; the columns of :mod:`mmer_utils.timeline`, then the face's)."""
         self._need("face", "face")
-        return self.face.analyse_video(path, every=every, max_frames=max_frames)
+        return self.face.timeline(path, every=every, max_frames=max_frames)
 
     # -- bookkeeping
     @property
     def modalities(self) -> list[str]:
-        """Which of ``text``, ``audio``, ``video`` this bundle can analyse."""
+        """Which of ``text``, ``audio``, ``video`` these models can analyse."""
         out = []
-        if self.text_emotion is not None or self.bigfive is not None:
+        if self.text is not None:
             out.append("text")
         if self.voice is not None:
             out.append("audio")
@@ -190,27 +202,32 @@ class PortraitModels:
 
     def _need(self, attr: str, what: str) -> None:
         if getattr(self, attr) is None:
-            where = self.path or "this bundle"
+            where = self.path or ("the shipped models" if self.info.get("shipped") else "this bundle")
             raise ModelsNotFoundError(f"no {what} model in {where}: run `{TRAIN_COMMAND}`")
 
     def save(self, path) -> Path:
-        """Write the bundle to folder ``path`` (replaced as a whole once complete)."""
-        import joblib
-
+        """Write the bundle to folder ``path`` (replaced as a whole once complete): ``bundle.json``
+        and one safe file per model (``bigfive.skops``, ``text_emotion.skops``, ``voice.skops`` or
+        ``.keras``, and ``face.skops`` or ``.keras`` for a face model trained here)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".portrait-", dir=path.parent))
         try:
             files = {}
-            for name in ("text_emotion", "bigfive", "voice"):
-                model = getattr(self, name)
-                if model is not None:
-                    joblib.dump(model, tmp / f"{name}.joblib", compress=3)
-                    files[name] = f"{name}.joblib"
-            face = self.info.get("face", {})
-            if self.face is not None and face.get("kind") == "trained here":
-                self.face.save(tmp / "face.joblib")  # the video chapter's format: classifier + settings
-                files["face"] = "face.joblib"
+            if self.text is not None:
+                files["bigfive"] = "bigfive.skops"
+                emotion = "text_emotion.skops" if self.text_emotion is not None else None
+                self.text.save(tmp / files["bigfive"], emotion_path=None if emotion is None else tmp / emotion)
+                if emotion:
+                    files["text_emotion"] = emotion
+            if self.voice is not None:
+                files["voice"] = "voice.keras" if self.voice.kind == "logmel" else "voice.skops"
+                self.voice.save(tmp / files["voice"])
+            if self.face is not None and self.info.get("face", {}).get("kind") == "trained here":
+                from ..training import KerasEstimator
+
+                files["face"] = "face.keras" if isinstance(self.face.classifier, KerasEstimator) else "face.skops"
+                self.face.save(tmp / files["face"])
             info = {**self.info, "files": files, "bundle_version": BUNDLE_VERSION}
             (tmp / "bundle.json").write_text(json.dumps(info, indent=2, default=str))
             # swap folders: a reader never sees half a bundle
@@ -228,18 +245,61 @@ class PortraitModels:
         return path
 
 
-def load_models(path=None, *, face: bool = True) -> PortraitModels:
-    """Load a bundle saved by :func:`train_models`.
+def shipped_models(*, face: bool = True) -> PortraitModels | None:
+    """The models shipped with the course (:data:`SHIPPED`, loaded with :func:`mmer_utils.models.load`).
 
-    ``path=None``: the full bundle when there is one, else the quick one. ``face=False``
-    skips the face model (and the video package). Missing bundle ->
-    :class:`ModelsNotFoundError` naming the train command.
+    None when the model store is absent or ships none of them; a shipped file that is
+    missing or altered is the store's one-line error. A role the store does not ship is
+    left None (its modality is then refused with a clear error).
     """
-    import joblib
+    try:
+        from .. import models as store
+    except ImportError:
+        return None
+    try:
+        available = set(store.list_models())
+    except (MmerError, OSError, ValueError):
+        return None
+    roles = [r for r in SHIPPED if face or r != "face"]
+    if not any(SHIPPED[r] in available for r in roles):
+        return None
+    loaded, descriptions = {}, {}
+    for role in roles:
+        name = SHIPPED[role]
+        if name not in available:
+            continue
+        loaded[role] = store.load(name)
+        try:
+            card = store.info(name)
+            text = f"{card.get('title', name)}; {card.get('training_data', '')}"
+            descriptions[DESCRIPTION_KEYS[role]] = text.strip("; ")
+        except (MmerError, AttributeError, KeyError):
+            descriptions[DESCRIPTION_KEYS[role]] = f"shipped model {name!r}"
+    text = loaded.get("bigfive")
+    if text is not None and loaded.get("text_emotion") is not None:
+        text.emotion_model = loaded["text_emotion"]
+    info = {"shipped": True, "quick": False, "models": {r: SHIPPED[r] for r in loaded}, "descriptions": descriptions,
+            "voice": {"window": VOICE_WINDOW, "hop": VOICE_HOP}}
+    return PortraitModels(text=text, voice=loaded.get("voice"), face=loaded.get("face"), info=info)
 
+
+def load_models(path=None, *, face: bool = True) -> PortraitModels:
+    """The portrait's models: the shipped ones (``path=None``) or a bundle saved by :func:`train_models`.
+
+    ``path=None``: the models shipped with the course (:func:`shipped_models`); when none is
+    shipped, a bundle trained here (the full one, else the quick one). ``face=False`` skips
+    the face model (and the video package). Nothing found -> :class:`ModelsNotFoundError`
+    naming the train command.
+    """
     if path is None:
+        shipped = shipped_models(face=face)
+        if shipped is not None:
+            return shipped
         candidates = [default_models_dir(quick=False), default_models_dir(quick=True)]
-        path = next((p for p in candidates if (p / "bundle.json").is_file()), candidates[0])
+        path = next((p for p in candidates if (p / "bundle.json").is_file()), None)
+        if path is None:
+            raise ModelsNotFoundError(f"no shipped models (mmer_utils.models) and no trained bundle in "
+                                      f"{candidates[0].parent}: run `{TRAIN_COMMAND}` (add --quick for a small one)")
     path = Path(path)
     meta = path / "bundle.json"
     if not meta.is_file():
@@ -253,13 +313,23 @@ def load_models(path=None, *, face: bool = True) -> PortraitModels:
         raise PortraitModelError(f"the portrait bundle at {path} has version {info.get('bundle_version')}, "
                                  f"this package reads version {BUNDLE_VERSION}: run `{TRAIN_COMMAND}` again")
     files = info.get("files", {})
+
+    def file(name: str) -> Path:
+        f = path / files[name]
+        if not f.is_file():
+            raise ModelsNotFoundError(f"{f} is missing from the portrait bundle: run `{TRAIN_COMMAND}`")
+        return f
+
     models = PortraitModels(info=info, path=path)
-    for name in ("text_emotion", "bigfive", "voice"):
-        if name in files:
-            file = path / files[name]
-            if not file.is_file():
-                raise ModelsNotFoundError(f"{file} is missing from the portrait bundle: run `{TRAIN_COMMAND}`")
-            setattr(models, name, joblib.load(file))
+    if "bigfive" in files:
+        from ..text.predict import TextAnswerModel
+
+        models.text = TextAnswerModel.load(file("bigfive"),
+                                           emotion_path=file("text_emotion") if "text_emotion" in files else None)
+    if "voice" in files:
+        from ..audio.predict import AudioEmotionModel
+
+        models.voice = AudioEmotionModel.load(file("voice"))
     face_info = info.get("face", {})
     if face and face_info:
         models.face = _load_face(path, face_info, files)
@@ -287,18 +357,14 @@ def holdout_essay_ids(essays: pd.DataFrame, n: int = N_HOLDOUT_ESSAYS) -> list[s
 
 
 def _train_text_emotion(quick: bool, seed: int, log) -> tuple[object, str]:
-    from ..datasets import load_meld
-    from ..text.emotion import tfidf_classifier
+    """The text chapter's MELD model (:class:`~mmer_utils.text.predict.TextEmotionModel`)."""
+    from ..text.predict import TextEmotionModel
 
-    df = load_meld(splits=("train",))
-    n = SIZES[quick]["meld"]
-    if n is not None and n < len(df):
-        df = df.groupby("emotion", group_keys=False).sample(frac=n / len(df), random_state=seed)
-    model = tfidf_classifier(max_char_features=None if quick else 200_000)
-    model.fit(df["text"].tolist(), df["emotion"].to_numpy())
-    log(f"text emotion: {len(df)} MELD train utterances")
+    model = TextEmotionModel.train(quick=quick, limit=SIZES[quick]["meld"], seed=seed)
+    n = model.info["n_utterances"]
+    log(f"text emotion: {n} MELD train utterances")
     chars = "words" if quick else "words + characters"
-    return model, f"TF-IDF ({chars}) + logistic regression, MELD train ({len(df)} utterances, 7 emotions)"
+    return model, f"TF-IDF ({chars}) + logistic regression, MELD train ({n} utterances, 7 emotions)"
 
 
 def _train_bigfive(quick: bool, seed: int, log) -> tuple[object, str, list[str]]:
@@ -320,8 +386,11 @@ def _train_bigfive(quick: bool, seed: int, log) -> tuple[object, str, list[str]]
 
 
 def _train_voice(quick: bool, seed: int, holdout_actors: Sequence[int], log) -> tuple[object, str, dict]:
+    """Clip features + RBF SVM (the audio chapter's classic model), as a classic
+    :class:`~mmer_utils.audio.predict.AudioEmotionModel`."""
     from ..audio.baselines import make_svm
     from ..audio.features import extract_features
+    from ..audio.predict import AudioEmotionModel
     from ..datasets import load_ravdess
 
     df = load_ravdess()
@@ -335,12 +404,13 @@ def _train_voice(quick: bool, seed: int, holdout_actors: Sequence[int], log) -> 
     params: dict = {}
     X = extract_features(df["path"].tolist(), progress=False, **params)
     # C and gamma: the audio chapter's quick grid picks them in this range on the training actors
-    model = make_svm("rbf", C=10.0, gamma="scale/3", seed=seed)
-    model.fit(X, df["emotion"].to_numpy())
+    pipe = make_svm("rbf", C=10.0, gamma="scale/3", seed=seed)
+    pipe.fit(X, df["emotion"].to_numpy())
     log(f"voice: {len(df)} RAVDESS clips of {df['actor'].nunique()} actors")
     desc = (f"clip features (audio chapter) + RBF SVM with calibrated probabilities, RAVDESS speech "
             f"({len(df)} clips, {df['actor'].nunique()} actors; held out: {', '.join(map(str, holdout_actors))}), "
             f"applied to {VOICE_WINDOW:g} s windows every {VOICE_HOP:g} s")
+    model = AudioEmotionModel.classic(pipe, feature_params=params, info={"description": desc})
     return model, desc, {"feature_params": params, "window": VOICE_WINDOW, "hop": VOICE_HOP,
                          "holdout_actors": list(holdout_actors)}
 
@@ -415,8 +485,9 @@ def _train_models(path, *, quick, seed, holdout_actors, modalities, face, save, 
     if "text" in modalities:
         ensure("meld")
         ensure("essays")
-        models.text_emotion, descriptions["text emotion"] = _train_text_emotion(quick, seed, log)
-        models.bigfive, descriptions["Big Five"], held = _train_bigfive(quick, seed, log)
+        emotion, descriptions["text emotion"] = _train_text_emotion(quick, seed, log)
+        models.text, descriptions["Big Five"], held = _train_bigfive(quick, seed, log)
+        models.text.emotion_model = emotion
         info["holdout_essays"] = held
     if "audio" in modalities:
         ensure("ravdess")

@@ -8,9 +8,12 @@ bundle on the answer's text, audio and video (any of them may be left out) and r
   *most visible trait* (the highest percentile);
 * **text emotion**: MELD probabilities of each sentence, their mean and the most frequent label;
 * **most common words** after stop-word removal (the text chapter's cleaning pipeline);
-* **voice emotions over time**: RAVDESS probabilities of 2 s windows every second;
-* **face emotions over time**: FER2013 probabilities of each analysed frame (one face per frame:
-  the largest, an interview has one candidate);
+* **voice emotions over time**: probabilities of 2 s windows every second, in the shared
+  vocabulary (the voice model's RAVDESS labels mapped: *calm* counts as *neutral*);
+* **face emotions over time**: shared-vocabulary probabilities of each analysed frame (one face
+  per frame: the largest, an interview has one candidate); both timelines have the columns of
+  :mod:`mmer_utils.timeline` (``time``, the seven emotions, ``emotion``, ``confidence``, then
+  ``start``/``end`` or ``frame``, ``face``, ``x``, ``y``, ``w``, ``h``, ``score``);
 * **most frequent emotion per modality**;
 * **combined emotion estimate** in the shared vocabulary (:data:`mmer_utils.labels.SHARED`)
   and how much each modality agrees with it (see :func:`agreement_table`);
@@ -37,10 +40,12 @@ import pandas as pd
 
 from .. import labels
 from ..errors import DataNotFoundError, MmerError, UnreadableFileError
-from ..labels import FER2013, MELD, RAVDESS, SHARED
+from ..labels import MELD, SHARED
+from ..timeline import speech_rows
 
-#: The modalities of a portrait, with the label vocabulary of the model that reads each.
-MODALITIES = {"text": "meld", "voice": "ravdess", "face": "fer2013"}
+#: The modalities of a portrait, with the label vocabulary of their distributions: the text keeps
+#: MELD's labels, the voice and face timelines are already in the shared vocabulary.
+MODALITIES = {"text": "meld", "voice": "shared", "face": "shared"}
 #: Which input file feeds which modality.
 INPUT_OF = {"text": "text", "voice": "audio", "face": "video"}
 
@@ -237,13 +242,14 @@ class Portrait:
     def most_frequent(self) -> pd.DataFrame:
         """Per modality: the most frequent emotion (over sentences, voice windows or face frames).
 
-        Columns ``emotion`` (the model's own label), ``shared`` (the shared-vocabulary name),
+        Columns ``emotion`` (MELD's label for the text, a shared emotion for the voice and the
+        face), ``shared`` (the shared-vocabulary name),
         ``share`` (fraction of sentences / speech windows / frames with that label), ``units``.
         """
         rows = {}
         parts = [("text", self.text_emotions, "emotion", "sentences", "meld"),
-                 ("voice", _speech(self.voice_timeline), "label", "speech windows", "ravdess"),
-                 ("face", self.face_timeline, "emotion", "frames", "fer2013")]
+                 ("voice", _speech(self.voice_timeline), "emotion", "speech windows", "shared"),
+                 ("face", self.face_timeline, "emotion", "frames", "shared")]
         for modality, df, column, units, source in parts:
             if df is None or df.empty:
                 continue
@@ -296,7 +302,7 @@ class Portrait:
 
 
 def _speech(timeline: pd.DataFrame | None) -> pd.DataFrame | None:
-    return None if timeline is None else timeline[timeline["label"] != "silence"]
+    return None if timeline is None else speech_rows(timeline)
 
 
 def _one_face_per_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -389,7 +395,7 @@ def _build_portrait(models, *, text, text_file, audio, video, name, weights, voi
         if speech.empty:
             portrait.notes.append("voice: every window of the recording is near silence; no voice emotion")
         else:
-            dists["voice"] = speech[list(RAVDESS)].to_numpy().mean(axis=0)
+            dists["voice"] = speech[list(SHARED)].to_numpy().mean(axis=0)
 
     if video is not None:
         raw = models.face_timeline(video, every=face_every, max_frames=max_frames)
@@ -406,10 +412,10 @@ def _build_portrait(models, *, text, text_file, audio, video, name, weights, voi
                 portrait.notes.append("face: several faces in some frames; the largest one is analysed")
             if analysed and len(faces) < analysed:
                 portrait.notes.append(f"face: a face was found in {len(faces)} of {analysed} analysed frames")
-            dists["face"] = faces[list(FER2013)].to_numpy().mean(axis=0)
+            dists["face"] = faces[list(SHARED)].to_numpy().mean(axis=0)
 
     if dists:
-        # dists: each modality's mean distribution in its own labels (MELD, RAVDESS, FER2013)
+        # dists: each modality's mean distribution in its labels of MODALITIES (MELD; shared for voice and face)
         portrait.source_probas = {m: pd.Series(p, index=list(labels.vocabulary(MODALITIES[m])))
                                   for m, p in dists.items()}
         shared = pd.DataFrame({m: labels.to_shared_proba(p, MODALITIES[m]) for m, p in dists.items()},

@@ -5,28 +5,43 @@ its ``predict_proba`` takes :func:`~mmer_utils.video.data.to_model_input` faces)
 together with how faces are found and cut for it (detector, margin, alignment),
 so a saved model is always used with the preprocessing it was meant for.
 
+The inference contract, shared with the text and voice models:
+
 ==================  ===========================================================
 call                returns
 ==================  ===========================================================
+``predict_proba``   ``(n, len(labels))`` probabilities of a batch of 48x48
+                    crops (columns in ``labels`` order; also ``predict_crops``)
+``analyse``         the per-face table of one image (path or array): one row
+                    per detected face: x, y, w, h, score, one column per
+                    emotion, emotion (the most probable). **No face: an empty
+                    DataFrame with the same columns**, not an error (also
+                    ``analyse_image``)
+``timeline``        emotions over time of a video in the shared vocabulary:
+                    the columns of :mod:`mmer_utils.timeline` (the same as the
+                    voice's: time, the 7 shared emotions, emotion, confidence)
+                    then frame, face, x, y, w, h, score; frames without a face
+                    give no row
 ``predict_face``    a Series, one probability per emotion, for one face crop
                     (any size, colour or gray: it is converted to 48x48 gray;
                     no detection is run)
-``analyse_image``   one row per detected face: x, y, w, h, score, one column
-                    per emotion, emotion (the most probable). **No face: an
-                    empty DataFrame with the same columns**, not an error
-``analyse_video``   one row per (frame, face): frame, time, face, x, y, w, h,
-                    score, emotions, emotion; ``.attrs["fps"]`` and
-                    ``.attrs["n_frames"]`` (frames analysed); frames without a
-                    face give no row
+``analyse_video``   the timeline in the model's own labels: frame, time, face,
+                    x, y, w, h, score, emotions, emotion (also
+                    ``native_timeline``); ``.attrs["fps"]`` and
+                    ``.attrs["n_frames"]`` (frames analysed)
+``save``/``load``   one file; ``load_pretrained``: the course's shipped model
+                    (``mmer_utils.models.load("face_emotion")``)
 ==================  ===========================================================
 
 All faces of a frame are classified in one batch. Saved as one file: a Keras
 classifier (:class:`~mmer_utils.training.KerasEstimator`) as ``.keras`` with the
-settings (a small JSON) inside the archive; a scikit-learn pipeline as
-``.joblib`` (a pickle: load only files you trust).
+settings (a small JSON) inside the archive; a scikit-learn pipeline as ``.skops``
+(no pickle: only trusted types are loaded, see :mod:`mmer_utils.persist`). Any other
+object with ``predict_proba`` and ``classes_`` (e.g. an ONNX Runtime classifier) works
+as a classifier; save it in its own format.
 
->>> model = FaceEmotionModel.load_default()                      # doctest: +SKIP
->>> model.analyse_image("photo.jpg")[["x", "y", "emotion"]]      # doctest: +SKIP
+>>> model = FaceEmotionModel.load_pretrained()                   # doctest: +SKIP
+>>> model.analyse("photo.jpg")[["x", "y", "emotion"]]            # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -38,15 +53,20 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..atomic import atomic_path
-from ..errors import DataNotFoundError, MmerError
-from ..labels import FER2013
+from ..errors import DataNotFoundError
+from ..labels import FER2013, source_of
+from ..persist import ModelFileError, load_payload, load_shipped, save_payload
+from ..timeline import shared_timeline
 from .data import to_model_input
 from .faces import DETECTORS, Face, FaceError, crop_faces, detect_faces
 from .io import as_bgr, to_gray
 
 #: Format version of the settings saved with a model.
 _FORMAT = 1
+#: Kind written in ``.skops`` files (see :func:`mmer_utils.persist.save_payload`).
+FILE_KIND = "FaceEmotionModel"
+#: The face columns of a timeline, after the shared ones (see :mod:`mmer_utils.timeline`).
+FACE_COLUMNS = ("frame", "face", "x", "y", "w", "h", "score")
 #: Default crop margin per detector: the margin whose crops of FER2013 faces pasted on a
 #: background are closest to the original 48x48 faces (measured in notebook 03_video/01_faces:
 #: YuNet's and Haar's boxes already frame a face like FER2013; dlib's HOG boxes are tighter).
@@ -76,10 +96,6 @@ def pixel_logistic_regression(C: float = 0.001, *, max_iter: int = 200):
 
     return make_pipeline(FunctionTransformer(flatten_faces), StandardScaler(),
                          LogisticRegression(C=C, max_iter=max_iter))
-
-
-class ModelFileError(MmerError, ValueError):
-    """A face model cannot be saved to or loaded from this file (wrong suffix, not a model file)."""
 
 
 def _no_per_call_cache(classifier) -> None:
@@ -123,6 +139,7 @@ class FaceEmotionModel:
         self.classifier = classifier
         self.detector = detector
         self.labels = [str(c) for c in labels]
+        self.source = source_of(self.labels)
         self.margin = float(FER_MARGINS[detector] if margin is None else margin)
         self.align = bool(align)
         self.score_threshold = float(score_threshold)
@@ -216,16 +233,45 @@ class FaceEmotionModel:
         return self._frame_table(faces, self.analyse_faces(image, faces))
 
     def analyse_video(self, path, *, every: int = 1, max_frames: int | None = None) -> pd.DataFrame:
-        """One row per (frame, face) of a video file (or camera index): the emotion timeline.
+        """One row per (frame, face) of a video file (or camera index), in the model's own labels.
 
         Columns: frame (number in the file), time (s), face (a track id: the same person
         keeps the same id from frame to frame), x, y, w, h, score, emotions, emotion.
         ``attrs``: ``fps`` (of the analysed frames: the file's fps / every), ``n_frames``
-        (frames analysed, with or without a face).
+        (frames analysed, with or without a face). :meth:`timeline` gives the same rows in
+        the shared vocabulary.
         """
         from .pipeline import run_pipeline
 
         return run_pipeline(path, self, every=every, max_frames=max_frames).timeline
+
+    # -- the inference contract shared with the text and voice models
+    def predict_proba(self, crops) -> np.ndarray:
+        """``(n, len(labels))`` probabilities of 48x48 face crops (uint8 ``(n, 48, 48)``; see :meth:`predict_crops`)."""
+        return self.predict_crops(crops)
+
+    def analyse(self, img) -> pd.DataFrame:
+        """The per-face table of one image (a path or an array): :meth:`analyse_image`."""
+        return self.analyse_image(img)
+
+    def native_timeline(self, path, *, every: int = 1, max_frames: int | None = None) -> pd.DataFrame:
+        """The video's timeline in the model's own labels: :meth:`analyse_video`."""
+        return self.analyse_video(path, every=every, max_frames=max_frames)
+
+    def timeline(self, path, *, every: int = 1, max_frames: int | None = None) -> pd.DataFrame:
+        """Emotions over time of a video in the shared vocabulary, one row per (frame, face).
+
+        Columns (see :mod:`mmer_utils.timeline`, the same as the voice's): ``time`` (s), one
+        column per shared emotion, ``emotion``, ``confidence``, then ``frame``, ``face``,
+        ``x``, ``y``, ``w``, ``h``, ``score``. ``attrs``: ``fps``, ``n_frames`` (frames
+        analysed, with or without a face), ``labels`` (the model's own).
+        """
+        native = self.analyse_video(path, every=every, max_frames=max_frames)
+        out = shared_timeline(native["time"], native[self.labels].to_numpy(dtype=float), self.labels,
+                              source=self.source, extra=native[list(FACE_COLUMNS)])
+        out = out.astype({c: int for c in ("frame", "face", "x", "y", "w", "h")})
+        out.attrs.update(native.attrs, labels=list(self.labels))
+        return out
 
     # -- persistence
     def settings(self) -> dict:
@@ -235,25 +281,32 @@ class FaceEmotionModel:
 
     def save(self, path) -> Path:
         """Save the classifier and the settings in one file: ``.keras`` for a Keras classifier
-        (:class:`~mmer_utils.training.KerasEstimator`), ``.joblib`` for a scikit-learn one."""
+        (:class:`~mmer_utils.training.KerasEstimator`), ``.skops`` for a scikit-learn one."""
         path = Path(path)
-        is_keras = hasattr(self.classifier, "model_") and hasattr(self.classifier, "save")
-        if is_keras:
+        from ..training import KerasEstimator
+
+        if isinstance(self.classifier, KerasEstimator):
             if path.suffix != ".keras":
                 raise ModelFileError(f"a Keras face model is saved as .keras, got {path.name}")
             return self.classifier.save(path, metadata={"face_emotion_model": self.settings()})
-        if path.suffix != ".joblib":
-            raise ModelFileError(f"a scikit-learn face model is saved as .joblib, got {path.name}")
-        import joblib
-
-        with atomic_path(path) as tmp:
-            joblib.dump({"classifier": self.classifier, "settings": json.dumps(self.settings())}, tmp)
-        return path
+        kind = type(self.classifier)
+        if kind.__module__ == "mmer_utils.onnx_export" or (
+                hasattr(self.classifier, "save") and not kind.__module__.startswith(("sklearn", "mmer_utils."))):
+            raise ModelFileError(f"{kind.__name__} keeps its own model file (e.g. .onnx); "
+                                 "FaceEmotionModel.save writes Keras and scikit-learn classifiers only")
+        if path.suffix != ".skops":
+            raise ModelFileError(f"a scikit-learn face model is saved as .skops, got {path.name}")
+        return save_payload(path, FILE_KIND, {"classifier": self.classifier,
+                                              "settings_json": json.dumps(self.settings())})
 
     @classmethod
     def load(cls, path, **overrides) -> "FaceEmotionModel":
         """Load a model saved by :meth:`save`, or a bare ``KerasEstimator`` ``.keras`` file (then
-        the default settings apply). ``overrides`` replace saved settings (e.g. ``detector="haar"``)."""
+        the default settings apply). ``overrides`` replace saved settings (e.g. ``detector="haar"``).
+
+        ``.keras`` files are read by Keras with ``safe_mode=True``, ``.skops`` files with the
+        trusted types of :mod:`mmer_utils.persist` only; pickled ``.joblib`` files are refused.
+        """
         path = Path(path)
         if not path.is_file():
             raise DataNotFoundError(f"face model {path} not found")
@@ -262,18 +315,23 @@ class FaceEmotionModel:
 
             classifier = KerasEstimator.load(path)
             settings = (getattr(classifier, "metadata_", {}) or {}).get("face_emotion_model", {})
+        elif path.suffix == ".skops":
+            payload = load_payload(path, FILE_KIND)
+            classifier, settings = payload["classifier"], json.loads(payload.get("settings_json") or "{}")
         elif path.suffix == ".joblib":
-            import joblib
-
-            payload = joblib.load(path)
-            if not isinstance(payload, dict) or "classifier" not in payload:
-                raise ModelFileError(f"{path} is not a face model saved by FaceEmotionModel.save")
-            classifier, settings = payload["classifier"], json.loads(payload.get("settings", "{}"))
+            raise ModelFileError(f"{path.name} is a pickle (joblib), which can run code when loaded: it is no longer "
+                                 "read; save the model again as .keras or .skops")
         else:
-            raise ModelFileError(f"face models are .keras or .joblib files, got {path.name}")
+            raise ModelFileError(f"face models are .keras or .skops files, got {path.name}")
         kwargs = {k: v for k, v in settings.items() if k not in ("format",)}
         kwargs.update(overrides)
         return cls(classifier, **kwargs)
+
+    @classmethod
+    def load_pretrained(cls, **overrides) -> "FaceEmotionModel":
+        """The course's shipped face model: ``mmer_utils.models.load("face_emotion")``
+        (``overrides`` replace its settings, e.g. ``detector="haar"``)."""
+        return load_shipped("face_emotion", **overrides)
 
     @classmethod
     def load_default(cls, **overrides) -> "FaceEmotionModel":
