@@ -144,3 +144,34 @@ def short_errors_in_notebooks() -> bool:
 
     shell.set_custom_exc((MmerError,), _one_line)
     return True
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow and Keras with their native start-up lines hidden.
+
+    TensorFlow 2.21 prints half a dozen C++ log lines on import and at its first operation
+    (oneDNN, CUDA drivers absent, CPU instructions), whatever ``TF_CPP_MIN_LOG_LEVEL`` says:
+    noise before a command-line tool's first answer. This imports both with the process's
+    standard error (file descriptor 2) pointed at ``/dev/null`` for the duration, and runs
+    one tiny operation so the device start-up lines are swallowed too. Python exceptions
+    are not affected (they are raised, then printed after). Nothing happens when
+    TensorFlow is already imported. The command-line tools call it first; a notebook's
+    setup cell may too.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import keras  # noqa: F401
+        import tensorflow as tf
+
+        tf.zeros((1,)) + 1  # the first operation starts the (CPU) device: its lines go too
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

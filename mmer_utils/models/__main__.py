@@ -31,6 +31,10 @@ def main(argv=None) -> int:
                          help="ship the best epoch so far of an unfinished training (its card says so)")
     sub.add_parser("readme", help="regenerate models/README.md from the catalogue")
     args = parser.parse_args(argv)
+    if args.command in ("build",):
+        from .. import config
+
+        config.import_tensorflow_quietly()
     try:
         if args.command == "list":
             for name in store.list_models():

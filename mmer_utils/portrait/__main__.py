@@ -104,6 +104,10 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in COMMANDS else "report"
     rest = argv[1:] if argv and argv[0] in COMMANDS else argv
+    if not {"-h", "--help"} & set(argv):
+        from .. import config
+
+        config.import_tensorflow_quietly()   # no native log lines before the answer
     try:
         if command == "train":
             from .models import train_models

@@ -94,6 +94,25 @@ def emotion_sibling(path) -> Path:
     return path.with_name(f"{path.stem}_emotion.skops")
 
 
+_WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
+
+
+def _plain_words(text: str) -> list[str]:
+    """Words by a regular expression: the fallback when NLTK's tokenizer data is not installed."""
+    return _WORD.findall(text)
+
+
+def _plain_content_words(text: str) -> list[str]:
+    """Lower-cased words minus scikit-learn's English stop words (no NLTK data needed).
+
+    >>> _plain_content_words("I really loved leading the team, and the team loved it.")
+    ['really', 'loved', 'leading', 'team', 'team', 'loved']
+    """
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return [w for w in (t.lower() for t in _plain_words(text)) if w not in ENGLISH_STOP_WORDS and len(w) > 1]
+
+
 def split_sentences(text: str) -> list[str]:
     """The sentences of ``text`` (split after ``.``, ``!``, ``?`` and at line breaks) that hold a letter.
 
@@ -426,15 +445,24 @@ class TextAnswerModel:
         no content words still gets an analysis, flagged ``low_confidence`` with a note.
         """
         text = check_text(text, where="answer")
-        words = [t for t in tokenize(text) if any(ch.isalnum() for ch in t)]
         notes = []
+        try:
+            tokens = tokenize(text)
+        except DataNotFoundError:  # no NLTK data (a fresh pip install, no data folder): plain words
+            tokens = None
+        words = [t for t in (tokens if tokens is not None else _plain_words(text)) if any(ch.isalnum() for ch in t)]
         if not words:
             raise EmptyTextError("answer has no words (only punctuation or symbols): nothing to analyse")
         low = len(words) < self.min_words
         if low:
             notes.append(f"only {len(words)} words (< {self.min_words}): the trait estimates are close to chance; "
                          "longer answers give more reliable estimates")
-        clean = clean_tokens(text)
+        if tokens is None:
+            clean = _plain_content_words(text)
+            notes.append("common words without NLTK's data (no lemmas, scikit-learn's stop words); "
+                         "for the course's preprocessing: python -m mmer_utils.datasets fetch nltk_data")
+        else:
+            clean = clean_tokens(text)
         if not clean:
             low = True
             notes.append("no content words after removing stop words")
