@@ -373,7 +373,7 @@ def _build_portrait(models, *, text, text_file, audio, video, name, weights, voi
     dists: dict[str, np.ndarray] = {}
 
     if answer is not None:
-        from ..text import preprocess
+        from ..text.predict import content_words
         from ..text.viz import most_common_words
 
         traits = models.traits(answer)
@@ -382,8 +382,10 @@ def _build_portrait(models, *, text, text_file, audio, video, name, weights, voi
         portrait.text_emotions = models.text_emotions(answer)
         dists["text"] = portrait.text_emotion.to_numpy()
         # no lemmatising: WordNet takes 10 s to load and "most common words" reads fine without it
-        tokens = [t for t in preprocess.clean_tokens(answer, lemma=False) if len(t) > 1 and re.search("[a-z]", t)]
-        portrait.words = most_common_words([tokens], n=n_words)
+        tokens, note = content_words(answer, lemma=False)
+        if note:
+            portrait.notes.append(f"text: {note}")
+        portrait.words = most_common_words([[t for t in tokens if len(t) > 1 and re.search("[a-z]", t)]], n=n_words)
 
     if signal is not None:
         voice = info.get("voice", {})

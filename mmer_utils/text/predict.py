@@ -113,6 +113,25 @@ def _plain_content_words(text: str) -> list[str]:
     return [w for w in (t.lower() for t in _plain_words(text)) if w not in ENGLISH_STOP_WORDS and len(w) > 1]
 
 
+#: Said when the common words were counted without NLTK's data.
+NO_NLTK_NOTE = ("common words counted without NLTK's data (no lemmas, scikit-learn's stop words); "
+                "for the course's preprocessing: python -m mmer_utils.datasets fetch nltk_data")
+
+
+def content_words(text: str, *, lemma: bool = True) -> tuple[list[str], str | None]:
+    """The words of ``text`` that carry content: ``(tokens, note)``.
+
+    The course's :func:`~mmer_utils.text.preprocess.clean_tokens` (contractions, stop
+    words, lemmas) when NLTK's data is installed; otherwise plain lower-cased words minus
+    scikit-learn's stop words, and ``note`` (else None) says so. The shipped models need
+    no data folder, so the candidate view and the portrait must not either.
+    """
+    try:
+        return clean_tokens(text, lemma=lemma), None
+    except DataNotFoundError:
+        return _plain_content_words(text), NO_NLTK_NOTE
+
+
 def split_sentences(text: str) -> list[str]:
     """The sentences of ``text`` (split after ``.``, ``!``, ``?`` and at line breaks) that hold a letter.
 
@@ -457,12 +476,9 @@ class TextAnswerModel:
         if low:
             notes.append(f"only {len(words)} words (< {self.min_words}): the trait estimates are close to chance; "
                          "longer answers give more reliable estimates")
-        if tokens is None:
-            clean = _plain_content_words(text)
-            notes.append("common words without NLTK's data (no lemmas, scikit-learn's stop words); "
-                         "for the course's preprocessing: python -m mmer_utils.datasets fetch nltk_data")
-        else:
-            clean = clean_tokens(text)
+        clean, note = content_words(text)
+        if note:
+            notes.append(note)
         if not clean:
             low = True
             notes.append("no content words after removing stop words")
