@@ -401,6 +401,7 @@ def _build_portrait(models, *, text, text_file, audio, video, name, weights, voi
 
     if video is not None:
         raw = models.face_timeline(video, every=face_every, max_frames=max_frames)
+        portrait.notes += [f"face: {n}" for n in getattr(models.face, "notes", [])]
         # contract C3: attrs["n_frames"] = frames analysed, with or without a face
         analysed = int(raw.attrs.get("n_frames", 0) or 0)
         faces = _one_face_per_frame(raw)

@@ -111,6 +111,17 @@ def _no_per_call_cache(classifier) -> None:
             step.set_params(cache=False)
 
 
+def yunet_available() -> bool:
+    """True when YuNet's model file is where the course looks for it (the data root's ``models/``)."""
+    from ..datasets.fetch import model_path
+
+    try:
+        model_path("yunet")
+    except DataNotFoundError:
+        return False
+    return True
+
+
 class FaceEmotionModel:
     """A face classifier plus the face detection and cropping it expects.
 
@@ -136,6 +147,14 @@ class FaceEmotionModel:
             raise FaceError(f"unknown face detector {detector!r}; use one of {', '.join(DETECTORS)}")
         if align and detector != "yunet":
             raise FaceError(f"align=True needs eye landmarks, which only detector='yunet' gives (got {detector!r})")
+        #: What the model changed about its settings, for reports (e.g. a detector that is not installed).
+        self.notes: list[str] = []
+        if detector == "yunet" and not yunet_available():
+            # The shipped models need no data folder: without YuNet's file, OpenCV's Haar cascade
+            # (inside the opencv package) finds frontal faces, a little less reliably.
+            self.notes.append("faces found with OpenCV's Haar cascade: the YuNet detector is not installed "
+                              "(python -m mmer_utils.datasets fetch yunet)")
+            detector, align, margin = "haar", False, None
         self.classifier = classifier
         self.detector = detector
         self.labels = [str(c) for c in labels]
