@@ -135,3 +135,38 @@ def test_the_store_works_from_a_plain_pip_install(tmp_path):
     assert out[0].startswith(str(target)), "the installed copy, not the clone, was imported"
     assert out[1] == str(target / "mmer_utils" / "pretrained")
     assert out[2] == "[]"
+
+
+@pytest.mark.data
+def test_the_shipped_face_model_onnx_agrees_with_keras_on_privatetest_faces():
+    from conftest import real_dataset
+
+    from mmer_utils.onnx_export import OnnxClassifier
+    from mmer_utils.video.data import load_fer_arrays, to_model_input
+
+    real_dataset("fer2013")
+    X, y = load_fer_arrays("test", limit=200)
+    X = to_model_input(X)
+    face = store.load("face_emotion")
+    keras_proba = face.classifier.predict_proba(X)
+    onnx_proba = OnnxClassifier(store.path("face_emotion", "onnx")).predict_proba(X)
+    assert np.abs(keras_proba - onnx_proba).max() <= 1e-4
+    assert (keras_proba.argmax(1) == onnx_proba.argmax(1)).all()
+    assert (keras_proba.argmax(1) == y).mean() > 0.4   # a trained model, far above chance (1/7)
+
+
+def test_the_shipped_text_and_voice_models_answer_in_their_labels():
+    from mmer_utils.labels import MELD, RAVDESS
+
+    text = store.load("text_emotion")
+    proba = text.predict_proba(["I am so happy for you, this is wonderful!", "Get out of my room right now!"])
+    assert proba.shape == (2, len(MELD)) and np.allclose(proba.sum(1), 1)
+    assert text.labels[int(proba[0].argmax())] == "joy"
+    big = store.load("bigfive")
+    assert big.predict_proba(["I love parties and meeting new people every weekend."]).shape == (1, 5)
+    voice = store.load("voice_emotion")
+    sr = 16000
+    t = np.arange(2 * sr) / sr
+    y = (0.2 * np.sin(2 * np.pi * 180 * t * (1 + 0.1 * np.sin(2 * np.pi * 3 * t)))).astype(np.float32)
+    p = voice.predict_proba([y])
+    assert p.shape == (1, len(RAVDESS)) and np.isclose(p.sum(), 1)

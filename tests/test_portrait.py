@@ -448,3 +448,28 @@ def test_a_store_without_shipped_models_falls_back_to_a_trained_bundle(bundle, m
     shutil.copytree(bundle, target)
     models = load_models(face=False)
     assert models.path == target and models.text is not None and models.face is None
+
+
+def test_the_portrait_runs_on_the_shipped_models_with_no_data_and_no_cache(interview, tmp_path):
+    """A fresh clone: no data folder, an empty cache, no `train` step; the report is written."""
+    import json
+    import os
+
+    empty = tmp_path / "no_data"
+    empty.mkdir()
+    env = {**os.environ, "MMER_DATA_DIR": str(empty), "MMER_CACHE_DIR": str(tmp_path / "cache")}
+    for var in ("MMER_MODELS_DIR", "NLTK_DATA"):   # the package's import points NLTK at the data root's copy
+        env.pop(var, None)
+    out = subprocess.run([sys.executable, "-m", "mmer_utils.portrait", "--text", interview["text"],
+                          "--audio", interview["audio"], "--video", interview["video"], "--out", tmp_path / "r"],
+                         capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "oneDNN" not in out.stderr and "cuda" not in out.stderr.lower()   # no TensorFlow start-up noise
+    report = json.loads((tmp_path / "r" / "portrait.json").read_text())
+    assert set(report["traits"]) == {"extraversion", "neuroticism", "agreeableness", "conscientiousness",
+                                     "openness"}
+    assert report["most_frequent"].keys() >= {"voice", "face"}, report["most_frequent"]
+    notes = " ".join(report["notes"])
+    assert "Haar cascade" in notes and "NLTK" in notes   # what changed without the data folder is said
+    assert not (tmp_path / "cache" / "models" / "portrait").exists()   # nothing was trained
+    assert (tmp_path / "r" / "report.html").stat().st_size > 10_000

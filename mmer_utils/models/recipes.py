@@ -50,7 +50,7 @@ def _metric(chapter: str, model: str, protocol: str, metric: str, split: str = "
     row = result_row(chapter, model, protocol, metric, split)
     return {"metric": metric, "split": split, "value": row["value"],
             "source": {"file": f"results/{chapter}.json", "model": model, "protocol": protocol,
-                       "command": row["command"], "date": row["date"]}}
+                       "command": row["command"], "date": row["date"], "machine": row["machine"]}}
 
 
 def _card(**fields) -> dict:
@@ -137,8 +137,9 @@ def build_face_emotion(*, max_minutes: float | None = None, release_now: bool = 
     status = ("trained to convergence" if state.finished else
               f"INTERIM release of a run in progress: best of {state.epoch} epochs so far (the run continues with "
               f"`{rebuild_command('face_emotion')}`)")
-    metric = lambda m, split, v: {"metric": m, "split": split, "value": v,  # noqa: E731
-                                  "source": {"file": "results/video.json", "model": name, "protocol": protocol}}
+    source = {"file": "results/video.json", "model": name, "protocol": protocol, "command": command,
+              "date": date.today().isoformat(), "machine": machine_description()}
+    metric = lambda m, split, v: {"metric": m, "split": split, "value": v, "source": source}  # noqa: E731
     card = _card(
         title="face emotion: VGG-style CNN on FER2013",
         description=("Two 3x3 convolutions + BatchNorm per block, 40-80-160-320 filters, global average pooling, "

@@ -254,18 +254,27 @@ def register(name: str, card: dict, files: dict[str, Path]) -> dict:
 def _metric_text(m: dict) -> str:
     value = m["value"]
     shown = f"{100 * value:.1f} %" if m.get("percent", True) else f"{value:.3g}"
-    return f"{shown} {m['metric']} ({m['split']})"
+    return f"{shown} {m['metric'].replace('_', ' ')} ({m['split']})"
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 10**5 else f"{n / 1e3:.0f} kB"
 
 
 def readme_table(catalogue: dict) -> str:
-    """The catalogue as a Markdown table (the README's "Pretrained models" section)."""
-    lines = ["| model | task | labels | headline (protocol) | files | rebuild |",
+    """The catalogue as a Markdown table (the README's "Pretrained models" section).
+
+    One headline number per model (its card's first metric); the card has the others,
+    and each number's ``results/*.json`` row, command, date and machine.
+    """
+    lines = ["| model | task | headline | protocol | files | built |",
              "|---|---|---|---|---|---|"]
     for name, card in catalogue["models"].items():
-        metrics = "; ".join(_metric_text(m) for m in card.get("metrics", []))
-        files = ", ".join(f"`{f['name']}` {f['bytes'] / 1e6:.1f} MB" for f in card["files"])
-        lines.append(f"| `{name}` | {card['task']} | {len(card['labels'])} ({card['label_source']}) | "
-                     f"{metrics} ({card['protocol']}) | {files} | `{card['build_command']}` |")
+        head = _metric_text(card["metrics"][0]) if card.get("metrics") else "-"
+        if card.get("finished") is False:
+            head += ", interim (training continues)"
+        files = ", ".join(f"`{f['name']}` {_size(f['bytes'])}" for f in card["files"])
+        lines.append(f"| `{name}` | {card['task']} | {head} | {card['protocol']} | {files} | {card['date']} |")
     return "\n".join(lines)
 
 
@@ -306,7 +315,9 @@ def write_readme(folder: Path | None = None) -> Path:
         for m in card.get("metrics", []):
             src = m.get("source")
             parts.append(f"- **{m['metric']}** ({m['split']}): {_metric_text(m)}"
-                         + (f", from `{src['file']}` row \"{src['model']}\" / \"{src['protocol']}\"" if src else ""))
+                         + (f", from `{src['file']}` row \"{src['model']}\" / \"{src['protocol']}\"" if src else "")
+                         + (f", by `{src['command']}` on {src.get('date', '?')} ({src.get('machine', '?')})"
+                            if src and src.get("command") else ""))
         if card.get("training"):
             parts.append(f"- **Training**: {card['training']}")
         parts += [f"- **Files**: " + ", ".join(f"`{f['name']}` ({f['bytes']:,} bytes, SHA-256 `{f['sha256'][:16]}…`)"
