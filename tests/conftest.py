@@ -34,3 +34,27 @@ def isolated_root(tmp_path, monkeypatch):
     monkeypatch.setenv("MMER_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("MMER_METRICS_DIR", str(tmp_path / "metrics"))
     return root
+
+
+# --------------------------------------------------------------------------- counts for `make test`
+
+_SESSION_START = []
+
+
+def pytest_sessionstart(session):
+    import time
+
+    _SESSION_START.append(time.perf_counter())
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """With MMER_PYTEST_COUNTS=path.json (set by `make test`), save this run's outcome counts
+    there: the Makefile sums its two runs (unit tests, notebooks) into one final summary line."""
+    path = os.environ.get("MMER_PYTEST_COUNTS")
+    if path:
+        import time
+
+        from pytest_counts import save
+
+        start = _SESSION_START[0] if _SESSION_START else time.perf_counter()
+        save(path, terminalreporter.stats, time.perf_counter() - start, exitstatus)

@@ -39,13 +39,39 @@ def test_wrong_layout_says_what_was_expected(isolated_root):
         datasets.load_meld()
 
 
+def _tiny_keras_weights(seed: int) -> list:
+    """Weights of a tiny network built and trained (dropout, shuffled batches) after ``set_seed(seed)``."""
+    import keras
+    import numpy as np
+
+    data = np.random.default_rng(0)  # the same data whatever the seed: only Keras' own draws may differ
+    X, y = data.normal(size=(64, 4)).astype("float32"), data.integers(0, 2, 64)
+    config.set_seed(seed)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dropout(0.5), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(X, y, epochs=2, batch_size=8, shuffle=True, verbose=0)
+    return model.get_weights()
+
+
 def test_seed_makes_numpy_and_keras_repeatable():
+    import random
+
     import numpy as np
 
     config.set_seed(3)
-    a = np.random.rand(3)
+    a, r = np.random.rand(3), random.random()
     config.set_seed(3)
-    assert (np.random.rand(3) == a).all()
+    assert (np.random.rand(3) == a).all() and random.random() == r
+    config.set_seed(4)
+    assert not (np.random.rand(3) == a).any()
+
+    pytest.importorskip("keras")
+    first, again, other = _tiny_keras_weights(3), _tiny_keras_weights(3), _tiny_keras_weights(4)
+    assert len(first) == len(again) == 4
+    for w1, w2 in zip(first, again):  # same seed: the same initial weights, dropout masks and batch order
+        np.testing.assert_array_equal(w1, w2)
+    assert not np.allclose(first[0], other[0])  # another seed: other weights (so this test can fail)
 
 
 def test_cli_prints_one_line_not_a_traceback(isolated_root):

@@ -8,7 +8,6 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from conftest import real_dataset
 from mmer_utils import labels
@@ -180,14 +179,6 @@ def test_ensembles_refuse_bad_configuration(problem):
         AveragingEnsemble([("svc", LinearSVC())]).fit(X, y).predict_proba(X)
 
 
-@parametrize_with_checks([
-    AveragingEnsemble([("lr", LogisticRegression()), ("nb", GaussianNB())]),
-    StackingEnsemble([("lr", LogisticRegression()), ("nb", GaussianNB())], LogisticRegression(), cv=3),
-])
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
-
-
 # --------------------------------------------------------------------------- audio-visual building blocks
 
 
@@ -321,16 +312,6 @@ def test_real_ravdess_fusion_beats_each_modality_on_one_fold():
         scores[name] = av.evaluate_fusion(make, data, folds=[0]).pooled["accuracy"]
     assert scores["audio"] > 0.3 and scores["face"] > 0.3  # chance is 12.5 %
     assert scores["product"] > max(scores["audio"], scores["face"]) + 0.03, scores
-
-
-def test_docstring_examples():
-    import doctest
-
-    from mmer_utils.fusion import stacking, vocabulary
-
-    for module in (stacking, vocabulary, av):
-        failed, attempted = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-        assert failed == 0 and attempted > 0, module.__name__
 
 
 def test_fer_stacking_reads_the_saved_predictions(isolated_root):

@@ -1,13 +1,14 @@
 """Every notebook: committed clean, built like the template, and executed end to end with papermill."""
 
 import json
+import math
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from conftest import REPO, real_dataset
-from mmer_utils import course
+from mmer_utils import course, results
 from mmer_utils.datasets import DATASETS
 
 ALL_NOTEBOOKS = sorted((REPO / "notebooks").rglob("*.ipynb"))
@@ -45,16 +46,93 @@ def test_built_like_the_template(path):
     assert set(nb.metadata.get("mmer", {}).get("requires", [])) <= set(DATASETS)
 
 
+def cell_errors(executed) -> list[str]:
+    """``"cell N: Ename: evalue"`` for every output of type "error" in an executed notebook."""
+    return [f"cell {i}: {o.get('ename')}: {o.get('evalue')}" for i, c in enumerate(executed.cells)
+            if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def records_metrics(notebook) -> bool:
+    """True when a code cell of the notebook calls ``record_metric``: it must then record something."""
+    return any("record_metric(" in "".join(c.source) for c in notebook.cells if c.cell_type == "code")
+
+
+def metric_problems(notebook, rel: str, metrics_dir) -> list[str]:
+    """What is wrong with the metrics a notebook recorded under ``metrics_dir`` (see
+    :func:`mmer_utils.results.record_metric`): none although it calls ``record_metric``, one
+    recorded under another notebook's name, or a value that is not a finite number."""
+    recs = results.load_metrics(metrics_dir)
+    problems = []
+    if records_metrics(notebook) and not recs:
+        problems.append(f"{rel} calls record_metric but recorded no metric in {metrics_dir}")
+    for r in recs:
+        name = f"{r.get('model')} / {r.get('metric')}"
+        if r.get("notebook") != rel:
+            problems.append(f"{name}: recorded for notebook {r.get('notebook')!r}, not {rel!r}")
+        value = r.get("value")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            problems.append(f"{name}: value {value!r} is not a finite number")
+    return problems
+
+
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path", RUN, ids=_id)
 def test_notebook_runs_end_to_end_in_quick_mode(path, tmp_path, monkeypatch):
     for name in course.required_data(path):
         real_dataset(name)
-    monkeypatch.setenv("MMER_METRICS_DIR", str(tmp_path / "metrics"))
+    rel = _id(path)
+    metrics = tmp_path / "metrics"
+    monkeypatch.setenv(results.METRICS_ENV, str(metrics))  # the kernel inherits both: its metrics land here,
+    monkeypatch.setenv(results.NOTEBOOK_ENV, rel)  # under this notebook's name (as the course runner does)
     out = REPO / "build" / "notebooks" / path.relative_to(REPO / "notebooks")
     course.run_notebook(path, out, quick=True)
     executed = nbformat.read(out, as_version=4)
     assert any(c.get("outputs") for c in executed.cells if c.cell_type == "code")
+    assert not cell_errors(executed), f"{rel}: cells with errors: {cell_errors(executed)}"
+    problems = metric_problems(executed, rel, metrics)
+    assert not problems, f"{rel}: {problems}"
+
+
+def _executed(*cells):
+    """A notebook as papermill leaves it: code cells with their outputs."""
+    nb = new_notebook()
+    for source, outputs in cells:
+        cell = new_code_cell(source, execution_count=len(nb.cells) + 1)
+        cell.outputs = outputs
+        nb.cells.append(cell)
+    return nbformat.reads(nbformat.writes(nb), as_version=4)  # through JSON, as read back from disk
+
+
+def test_cell_errors_are_found_in_an_executed_notebook():
+    ok = _executed(("x = 1", []), ("print(x)", [new_output("stream", name="stdout", text="1\n")]),
+                   ("x", [new_output("execute_result", data={"text/plain": "1"}, execution_count=3)]))
+    assert cell_errors(ok) == []
+    broken = _executed(("x = 1", []), ("1 / 0", [
+        new_output("stream", name="stdout", text="before\n"),
+        new_output("error", ename="ZeroDivisionError", evalue="division by zero", traceback=["..."])]))
+    assert cell_errors(broken) == ["cell 1: ZeroDivisionError: division by zero"]
+
+
+def test_metric_problems_need_finite_metrics_from_notebooks_that_record_them(tmp_path, monkeypatch):
+    rel = "02_audio/02_features_and_svm.ipynb"
+    records = _executed(("from mmer_utils.results import record_metric\nrecord_metric('svm', 'p', 'accuracy', acc)", []))
+    quiet = _executed(("print('no metrics here')", []))
+    empty = tmp_path / "empty"
+    assert metric_problems(records, rel, empty) == [f"{rel} calls record_metric but recorded no metric in {empty}"]
+    assert metric_problems(quiet, rel, empty) == []
+    monkeypatch.setenv(results.METRICS_ENV, str(tmp_path / "good"))
+    results.record_metric("svm", "p", "accuracy", 0.61, notebook=rel)
+    results.record_metric("svm", "p", "uar", 0.58, notebook=rel)
+    assert metric_problems(records, rel, tmp_path / "good") == []
+    monkeypatch.setenv(results.METRICS_ENV, str(tmp_path / "bad"))
+    results.record_metric("svm", "p", "accuracy", float("nan"), notebook=rel)
+    results.record_metric("svm", "p", "uar", float("inf"), notebook=rel)
+    results.record_metric("cnn", "p", "accuracy", 0.5, notebook="interactive")
+    problems = metric_problems(records, rel, tmp_path / "bad")
+    assert len(problems) == 3, problems
+    assert "svm / accuracy: value nan is not a finite number" in problems
+    assert "svm / uar: value inf is not a finite number" in problems
+    assert f"cnn / accuracy: recorded for notebook 'interactive', not {rel!r}" in problems
 
 
 def _write(path, cells, requires=()):

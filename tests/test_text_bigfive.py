@@ -196,8 +196,6 @@ def test_fold_cache_is_named_by_settings_and_reused(tmp_path):
 
 
 def test_averaged_model_is_the_mean_of_its_bases_fitted_on_the_training_rows():
-    import doctest
-
     texts, Y = _synthetic_corpus(n=200, seed=4)
     tr, te = np.arange(150), np.arange(150, 200)
     bases = {"strong": bigfive.TraitClassifier(bigfive.make_vectorizer("tfidf", min_df=1),
@@ -213,5 +211,3 @@ def test_averaged_model_is_the_mean_of_its_bases_fitted_on_the_training_rows():
     assert acc[0] > 0.85 and acc[1] > 0.85
     with pytest.raises(ValueError, match="base_models"):
         bigfive.AveragedTraits({}).fit(texts, Y)
-    failed, attempted = doctest.testmod(bigfive, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert attempted >= 3 and failed == 0

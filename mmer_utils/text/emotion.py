@@ -39,6 +39,9 @@ from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.utils import check_consistent_length, column_or_1d
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
 
 from .. import evaluation
 
@@ -79,6 +82,14 @@ def dialogue_context(df: pd.DataFrame, *, n_previous: int = 3, with_speaker: boo
     return out
 
 
+def _labels(X, y) -> np.ndarray:
+    """``y`` as a 1-D array of class labels, as many as the rows of ``X`` (a clear error otherwise)."""
+    y = column_or_1d(y, warn=True)  # a column vector is accepted, with a warning
+    check_classification_targets(y)  # no continuous, NaN or infinite targets
+    check_consistent_length(X, y)
+    return y
+
+
 class ContextClassifier(ClassifierMixin, BaseEstimator):
     """TF-IDF of the utterance and, separately, of its dialogue context -> logistic regression.
 
@@ -103,15 +114,18 @@ class ContextClassifier(ClassifierMixin, BaseEstimator):
                          ("clf", LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=3000))])
 
     def fit(self, X, y):
+        y = _labels(X, y)
         self.pipeline_ = self._pipeline().fit(pd.DataFrame(X)[["text", "context"]], y)
         self.classes_ = self.pipeline_.classes_
         return self
 
     def predict_proba(self, X):
+        check_is_fitted(self)
         return self.pipeline_.predict_proba(pd.DataFrame(X)[["text", "context"]])
 
     def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # first: it says when the model is not fitted
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 # --------------------------------------------------------------------------- neural
@@ -171,6 +185,7 @@ class NeuralTextClassifier(ClassifierMixin, BaseEstimator):
 
         from ..training import KerasEstimator
 
+        y = _labels(X, y)
         texts = list(X)
         counts = Counter(t for text in texts for t in tokenize_simple(text))
         words = [w for w, c in counts.most_common(self.vocab_size - 2) if c >= 2]
@@ -188,10 +203,12 @@ class NeuralTextClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X):
+        check_is_fitted(self)
         return self.keras_.predict_proba(self._ids(list(X)))
 
     def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # first: it says when the model is not fitted
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def save(self, path) -> Path:
         """One ``.keras`` file (Keras' native format) with the vocabulary inside."""

@@ -51,6 +51,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 
 from .. import config, evaluation
 from ..atomic import atomic_write_bytes
@@ -548,6 +549,11 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         self.files = files
         self.progress = progress
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False  # the encoder is pretrained: fit learns nothing
+        return tags
+
     def _load(self):
         if getattr(self, "pool_", None) is None:
             self.pool_, self.tokenizer_ = _frozen_encoder(self.files, self.layers)
@@ -691,11 +697,13 @@ class FineTunedTextClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, *, validation_data=None):
         import keras
 
+        from .emotion import _labels
+
+        y = _labels(X, y)  # 1-D class labels, one per text
         config.set_seed(self.seed)
         files = self.files or encoder_files()
         self.bert_config_ = bert_config(files["config.json"])
         encoder, self.tokenizer_ = load_pretrained(files)
-        y = np.asarray(y)
         self.classes_ = np.unique(y)
         y_int = np.searchsorted(self.classes_, y)
         # the word vectors stay as pretrained by default: words never seen in training keep their
@@ -753,10 +761,12 @@ class FineTunedTextClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self)
         return self._predict_encoded(self._encode(X))
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # first: it says when the model is not fitted
+        return self.classes_[proba.argmax(axis=1)]
 
     def save(self, folder) -> Path:
         """Write the fine-tuned model to ``folder``: weights (``model.weights.h5``), ``vocab.txt`` and

@@ -105,6 +105,11 @@ class HogTransformer(TransformerMixin, BaseEstimator):
         self.cells_per_block = cells_per_block
         self.cache = cache
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False  # HOG of each face depends on that face alone
+        return tags
+
     def fit(self, X, y=None):
         return self
 

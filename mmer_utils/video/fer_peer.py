@@ -222,6 +222,11 @@ class FerPeer(ClassifierMixin, BaseEstimator):
         self.model_path = model_path
         self.batch_size = batch_size
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False  # already trained: predict_proba loads the model on first use
+        return tags
+
     @property
     def classes_(self) -> np.ndarray:
         return np.arange(len(LABELS))
