@@ -125,7 +125,7 @@ def to_shared_proba(proba: np.ndarray, source: str) -> np.ndarray:
     cannot express get 0. Rows still sum to 1.
 
     >>> p = np.array([[0.1, 0.3, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]])
-    >>> dict(zip(SHARED, to_shared_proba(p, "ravdess")[0].round(2)))["neutral"]
+    >>> float(dict(zip(SHARED, to_shared_proba(p, "ravdess")[0].round(2)))["neutral"])
     0.4
     """
     proba = np.asarray(proba, dtype=float)
