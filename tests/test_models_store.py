@@ -170,3 +170,35 @@ def test_the_shipped_text_and_voice_models_answer_in_their_labels():
     y = (0.2 * np.sin(2 * np.pi * 180 * t * (1 + 0.1 * np.sin(2 * np.pi * 3 * t)))).astype(np.float32)
     p = voice.predict_proba([y])
     assert p.shape == (1, len(RAVDESS)) and np.isclose(p.sum(), 1)
+
+
+def test_a_finished_training_replaces_its_checkpoint_with_the_shipped_model(tmp_path, monkeypatch):
+    """The face recipe end to end on a tiny network: slices, release (Keras + ONNX + card), checkpoint gone."""
+    from mmer_utils import results
+    from mmer_utils.models import recipes
+    from mmer_utils.video import recipe
+
+    monkeypatch.setenv(store.MODELS_ENV, str(tmp_path / "models"))
+    monkeypatch.setenv("MMER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(results, "results_dir", lambda: tmp_path / "results")
+    tiny = {**recipe.RECIPE, "filters": [4, 4, 4, 4], "dense": 8, "batch_size": 16}
+    monkeypatch.setattr(recipe, "RECIPE", tiny)
+    monkeypatch.setattr(recipe, "MAX_EPOCHS", 2)
+    rng = np.random.default_rng(0)
+
+    def faces(n):
+        return rng.random((n, 48, 48, 1), dtype=np.float32), np.arange(n) % 7
+
+    monkeypatch.setattr(recipe, "load_data", lambda: {"train": faces(64), "val": faces(32), "test": faces(32)})
+    folder = store.checkpoints_dir("face_emotion")
+
+    assert recipes.build_face_emotion(max_minutes=0) is None          # a slice with no time: nothing shipped
+    card = recipes.build_face_emotion()                                 # trains both epochs, then releases
+    assert card["finished"] and not folder.exists()
+    assert {f["role"] for f in card["files"]} == {"model", "onnx"}
+    assert store.verify() == []
+    assert card["onnx"]["max_abs_diff_vs_keras"] <= 1e-4
+    face = store.load("face_emotion")
+    assert face.predict_proba(np.zeros((2, 48, 48), np.uint8)).shape == (2, 7)
+    rows = json.loads((tmp_path / "results" / "video.json").read_text())
+    assert {r["metric"] for r in rows} == {"accuracy", "macro_f1"} and all(r["extra"]["finished"] for r in rows)

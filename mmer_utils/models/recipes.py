@@ -94,9 +94,10 @@ def build_face_emotion(*, max_minutes: float | None = None, release_now: bool = 
                        on_epoch=progress)
     state = run.state
     if not state.finished and not release_now:
-        _log(f"slice ended ({run.stopped_by or 'done'}) after epoch {state.epoch}; best PublicTest accuracy "
-             f"{state.best:.4f} at epoch {state.best_epoch}. The checkpoint is in {folder}: commit it, and run "
-             f"`{rebuild_command('face_emotion')}` again to continue.")
+        best = "no epoch yet" if state.best is None else f"best PublicTest accuracy {state.best:.4f} at epoch " \
+                                                           f"{state.best_epoch}"
+        _log(f"slice ended ({run.stopped_by or 'done'}) after epoch {state.epoch}; {best}. The checkpoint is in "
+             f"{folder}: commit it, and run `{rebuild_command('face_emotion')}` again to continue.")
         return None
     if state.best_epoch == 0:
         raise ModelStoreError("no finished epoch to release yet")
