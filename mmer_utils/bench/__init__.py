@@ -22,4 +22,5 @@ CHAPTERS: dict[str, str] = {
     "video-landmarks": "mmer_utils.bench.video_landmarks:run",  # MediaPipe blendshapes/geometry, blinks
     "video-realtime": "mmer_utils.bench.video_realtime:run",  # pipeline frames/s: ours vs the fer peer
     "video": "mmer_utils.bench.video:run",  # FER2013: HOG + SVM, CNNs, mini-XCeption, fer peer (resumable)
+    "app-load": "mmer_utils.bench.app_load:run",  # the interview simulator: answers sent at once (localhost)
 }
