@@ -753,7 +753,8 @@ def test_a_webm_recording_kept_then_everything_deleted(live, demo):
     assert rec.status_code == 200 and rec.data[:4] == b"\x1a\x45\xdf\xa3"
     assert client.get(f"{link}/recordings/..%2fanswer.txt").status_code == 404
     n_others = row["summary"]["comparison"]["n_others"]
-    assert f"Compared with the {n_others} candidates before this one" in page
+    noun = "candidate" if n_others == 1 else "candidates"
+    assert f"Compared with the {n_others} {noun} before this one" in page
 
     after = stored(live)
     assert after["interviews"] == before["interviews"] + 1 and after["candidates"] == before["candidates"] + 1

@@ -355,7 +355,7 @@ def test_a_candidate_in_a_real_browser(media, server, browser):
     words = [li.text.split()[0] for li in d.find_elements("css selector", "#text ol.words li")]
     assert words and set(words) <= typed, (words, typed)
     standing = _text(d, "#standing")
-    assert "Compared with the 1 candidates before this one" in standing, standing
+    assert "Compared with the 1 candidate before this one" in standing, standing
     assert {"comparison trait", "comparison combined"} <= alts
     s = ext["db"].get(token)["summary"]
     assert s["face"]["frames_with_face"] > 0 and s["voice"]["speech_windows"] > 0, (s["face"], s["voice"])
