@@ -115,15 +115,6 @@ class TrainState:
 # --------------------------------------------------------------------------- files
 
 
-def sha256_file(path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(2**20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _write_parts(folder: Path, stem: str, data: bytes) -> list[dict]:
     """Write ``data`` as ``stem`` (or ``stem.000``, ``stem.001``... when larger than PART_BYTES)."""
     chunks = [data[i:i + PART_BYTES] for i in range(0, len(data), PART_BYTES)] or [b""]

@@ -68,14 +68,14 @@ def test_a_file_of_the_wrong_kind_gives_one_line_even_when_its_hash_matches(shop
     p = shop / "tiny.keras"
     p.write_text("this is not a Keras model")
     cat = json.loads((shop / "catalogue.json").read_text())
-    cat["models"]["tiny"]["files"][0]["sha256"] = store.sha256_file(p)  # someone re-catalogued it
+    cat["models"]["tiny"]["files"][0]["sha256"] = store.sha256sum(p)  # someone re-catalogued it
     (shop / "catalogue.json").write_text(json.dumps(cat))
     with pytest.raises(store.ModelStoreError, match="not a Keras native archive"):
         store.load("tiny")
     # a zip that is not a Keras archive either
     with zipfile.ZipFile(p, "w") as zf:
         zf.writestr("hello.txt", "hi")
-    cat["models"]["tiny"]["files"][0]["sha256"] = store.sha256_file(p)
+    cat["models"]["tiny"]["files"][0]["sha256"] = store.sha256sum(p)
     (shop / "catalogue.json").write_text(json.dumps(cat))
     with pytest.raises(store.ModelStoreError, match="no config.json"):
         store.load("tiny")

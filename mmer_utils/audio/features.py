@@ -290,13 +290,11 @@ def clip_features(y, sr: int = SR, **params) -> tuple[np.ndarray, list[str]]:
 # --------------------------------------------------------------------------- cache
 
 
-def file_sha256(path, *, chunk: int = 1 << 20) -> str:
+def file_sha256(path) -> str:
     """SHA-256 of a file's bytes (the cache key: the same content under another name hits)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
+    from ..datasets.download import sha256sum
+
+    return sha256sum(path)
 
 
 def params_key(params: dict) -> str:

@@ -21,7 +21,6 @@ True
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import os
@@ -30,6 +29,7 @@ from pathlib import Path
 
 from .. import config
 from ..atomic import atomic_write_json, atomic_write_text
+from ..datasets.download import sha256sum
 from ..errors import MmerError
 
 #: Environment variable that points at another model folder.
@@ -110,15 +110,6 @@ def rebuild_command(name: str) -> str:
 # --------------------------------------------------------------------------- checks
 
 
-def sha256_file(path) -> str:
-    """Hex SHA-256 of a file (read in 1 MiB blocks)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(2**20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def file_kind_problem(path: Path) -> str | None:
     """None when ``path`` looks like a file of the kind its suffix says, else why not."""
     suffix = path.suffix
@@ -158,7 +149,7 @@ def check_file(name: str, entry: dict, folder: Path | None = None) -> Path:
     problem = file_kind_problem(path)
     if problem:
         raise ModelStoreError(f"model {name!r}: {entry['name']} {problem}; {fix}")
-    digest = sha256_file(path)
+    digest = sha256sum(path)
     if digest != entry["sha256"]:
         raise ModelStoreError(f"model {name!r}: {entry['name']} does not match its SHA-256 in the catalogue "
                               f"(altered or half-written); {fix}")
@@ -237,7 +228,7 @@ def load(name: str, **kwargs):
 
 
 def file_entry(p: Path, role: str) -> dict:
-    return {"name": p.name, "role": role, "bytes": p.stat().st_size, "sha256": sha256_file(p)}
+    return {"name": p.name, "role": role, "bytes": p.stat().st_size, "sha256": sha256sum(p)}
 
 
 def register(name: str, card: dict, files: dict[str, Path]) -> dict:
