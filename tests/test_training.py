@@ -165,3 +165,80 @@ def test_keras_estimator_with_a_checkpoint_dir_resumes_and_keeps_string_labels(t
     assert len(other.history_["loss"]) == 1 and training.read_state(folder)["classes"] == ["a", "b", "c"]
     with pytest.raises(ValueError, match="needs validation_data"):
         training.KerasEstimator(partial(_dense, units=8), epochs=1, checkpoint_dir=str(tmp_path / "x")).fit(X, labels)
+
+
+# --------------------------------------------------------------------------- unchanged behaviour
+# tests/keras_estimator_reference.json was written by these same scenarios with KerasEstimator as it was
+# before it took the loss / optimizer / val_metric hooks (commit 6683899, this machine, TF 2.21, Keras 3.15):
+# the estimator's existing users (audio and video deep models) must train exactly as before.
+
+REFERENCE = __import__("pathlib").Path(__file__).with_name("keras_estimator_reference.json")
+
+
+def _summary(est):
+    return {"history": {k: [round(v, 6) for v in vals] for k, vals in est.history_.items()},
+            "weights": [round(float(np.sum(np.abs(w))), 5) for w in est.model_.get_weights()],
+            "best_epoch": est.best_epoch_,
+            "proba0": [round(float(v), 6) for v in est.predict_proba(_blobs()[0][:1])[0]]}
+
+
+def _augment(x, rng):
+    return x + rng.normal(0, 0.1, x.shape).astype("float32")
+
+
+def _assert_close(got, want):
+    assert set(got["history"]) == set(want["history"])
+    for key, values in want["history"].items():
+        assert got["history"][key] == pytest.approx(values, abs=2e-5), key
+    assert got["weights"] == pytest.approx(want["weights"], abs=1e-3)
+    assert got["proba0"] == pytest.approx(want["proba0"], abs=2e-5)
+    assert got["best_epoch"] == want["best_epoch"]
+
+
+def test_a_fixed_seed_fit_gives_the_same_history_and_weights_as_before(tmp_path):
+    import json
+
+    want = json.loads(REFERENCE.read_text())
+    X, y = _blobs()
+    est = training.KerasEstimator(partial(_dense, units=8), epochs=8, batch_size=16, learning_rate=1e-2, patience=3,
+                                  lr_patience=1, class_weight="balanced", seed=5)
+    _assert_close(_summary(est.fit(X[:90], y[:90], validation_data=(X[90:], y[90:]))), want["plain"])
+    est = training.KerasEstimator(partial(_dense, units=8), epochs=4, batch_size=16, validation_split=0.25,
+                                  augment=_augment, transform=np.abs, seed=7)
+    _assert_close(_summary(est.fit(X, y)), want["augment"])
+    # labels without signal: early stopping and learning-rate reduction both act
+    yr = np.random.default_rng(1).choice(["a", "b", "c"], len(y))
+    est = training.KerasEstimator(partial(_dense, units=32), epochs=30, batch_size=16, learning_rate=3e-2, patience=4,
+                                  lr_patience=1, seed=11)
+    _assert_close(_summary(est.fit(X[:90], yr[:90], validation_data=(X[90:], yr[90:]))), want["noise_plain"])
+
+
+def test_a_fixed_seed_resumed_fit_gives_the_same_history_weights_and_state_as_before(tmp_path):
+    import json
+
+    want = json.loads(REFERENCE.read_text())
+    X, y = _blobs()
+
+    def make(epochs, folder, **kw):
+        return training.KerasEstimator(partial(_dense, units=kw.pop("units", 8)), epochs=epochs, batch_size=16,
+                                       checkpoint_dir=str(folder), **kw)
+
+    small = {"validation_split": 0.25, "seed": 3, "lr_patience": 1, "patience": 2, "learning_rate": 0.05}
+    make(2, tmp_path / "a", **small).fit(X, y)
+    est = make(5, tmp_path / "a", **small).fit(X, y)
+    _assert_close(_summary(est), want["resumable"])
+    state = training.read_state(tmp_path / "a")
+    assert {k: state[k] for k in ("epoch", "stopped", "classes")} == {
+        k: want["resumable"]["state"][k] for k in ("epoch", "stopped", "classes")}
+
+    yr = np.random.default_rng(1).choice(["a", "b", "c"], len(y))
+    noisy = {"units": 32, "learning_rate": 3e-2, "patience": 4, "lr_patience": 1, "seed": 11}
+    val = (X[90:], yr[90:])
+    make(3, tmp_path / "b", **noisy).fit(X[:90], yr[:90], validation_data=val)
+    assert training.read_state(tmp_path / "b")["callbacks"] == pytest.approx(want["noise_resumed"]["state3"])
+    est = make(30, tmp_path / "b", **noisy).fit(X[:90], yr[:90], validation_data=val)
+    _assert_close(_summary(est), want["noise_resumed"])
+    state = training.read_state(tmp_path / "b")
+    assert state["callbacks"] == pytest.approx(want["noise_resumed"]["state"]["callbacks"])
+    assert state["learning_rate"] == pytest.approx(want["noise_resumed"]["state"]["learning_rate"])
+    assert state["epoch"] == 7 and state["stopped"]
