@@ -33,6 +33,7 @@ interrupted one continues from its last finished epoch (each model trains with a
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -311,6 +312,46 @@ def _save_fold(cache_dir: Path | None, fold, part: dict, info: dict) -> None:
     atomic_write_json(cache_dir / f"fold{fold}.json", info, default=str)  # written last: marks the fold done
 
 
+
+def _save_weights(est, path: Path) -> dict:
+    """Keep a trained estimator's weights (no optimizer: a few hundred kB) and its classes."""
+    from ..datasets.download import sha256sum
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    est.model_.save_weights(path)
+    return {"file": path.name, "sha256": sha256sum(path), "classes": [str(c) for c in est.classes_.tolist()]}
+
+
+def _fold_from_weights(model_dir: Path, fold, make_estimator, X, y, masks, groups, by, labels):
+    """A finished fold's ``(part, info)`` rebuilt from its saved weights, or None when it is not finished."""
+    from ..datasets.download import sha256sum
+    from ..errors import ChecksumError
+
+    stem = str(fold) if isinstance(fold, str) else f"fold{fold}"  # fold0.json ... or random.json
+    js = Path(model_dir) / f"{stem}.json"
+    if not js.is_file():
+        return None
+    info = json.loads(js.read_text())
+    test_index = np.flatnonzero(masks["test"])
+    proba = np.zeros((len(test_index), len(labels)), dtype=np.float32)
+    for g in np.unique(groups[masks["test"]]):
+        saved = info["weights"][str(g)]
+        path = Path(model_dir) / saved["file"]
+        if not path.is_file() or sha256sum(path) != saved["sha256"]:
+            raise ChecksumError(f"{path} is missing or does not match its SHA-256 in {js.name}: "
+                                     f"delete {js.name} to train fold {fold} again")
+        est = _fresh(make_estimator)
+        est.classes_ = np.asarray(saved["classes"], dtype=object)
+        in_test = masks["test"] & (groups == g)
+        X_test = est._transform(X[in_test]) if hasattr(est, "_transform") else X[in_test]
+        est.model_ = est.build_fn(tuple(X_test.shape[1:]), len(est.classes_))
+        est.model_.load_weights(path)
+        est.transform = None  # X_test is transformed already
+        proba[(groups == g)[test_index]] = _proba_in_order(est, X_test, labels)
+    part = {"index": test_index, "y_true": _savable(y[test_index]), "proba": proba}
+    return part, {"row": info["row"], "histories": info["histories"]}
+
+
 def results_cache(name: str, **settings) -> Path:
     """A folder for the resumable fold results of one configuration: ``cache_dir("audio_deep", name, <hash>)``.
 
@@ -328,7 +369,7 @@ def results_cache(name: str, **settings) -> Path:
 def train_eval_actor_folds(make_estimator, X, y, actors, *, folds: Sequence[int] | None = None,
                            by=None, extra_train: Sequence[np.ndarray] = (), labels: Sequence = RAVDESS,
                            train_actors: Sequence[int] | None = None, cache_dir=None, save_models: bool = False,
-                           progress: bool = True) -> DeepFoldResults:
+                           model_dir=None, progress: bool = True) -> DeepFoldResults:
     """Train and test a deep model on the speaker-independent actor folds.
 
     For each fold of :func:`mmer_utils.splits.actor_split`: fit on the training
@@ -355,6 +396,12 @@ def train_eval_actor_folds(make_estimator, X, y, actors, *, folds: Sequence[int]
         (``fold<k>.npz`` + ``.json``) and skipped on a rerun. Use one folder per
         configuration: the content is not checked against the arguments.
     save_models : also keep each fold's model as ``fold<k>[_<group>].keras`` in ``cache_dir``.
+    model_dir : folder or None
+        Resumable runs that survive a fresh machine (e.g. ``models/checkpoints/...``, which is
+        committed): each model trains with its epoch checkpoint there, and a finished fold
+        keeps only its weights (``fold<k>[_<group>].weights.h5``) and its scores and curves
+        (``fold<k>.json``), no per-clip output. A rerun rebuilds the fold's test predictions
+        from those weights instead of training again.
 
     Returns
     -------
@@ -371,28 +418,35 @@ def train_eval_actor_folds(make_estimator, X, y, actors, *, folds: Sequence[int]
         raise ValueError("every array of extra_train must have the shape of X")
     groups = np.asarray(by) if by is not None else np.zeros(len(X), dtype=int)
     cache_dir = Path(cache_dir) if cache_dir is not None else None
+    model_dir = Path(model_dir) if model_dir is not None else None
     folds = list(range(len(actor_folds()))) if folds is None else list(folds)
     rows, parts, histories = [], [], []
     for fold in tqdm(folds, desc="actor folds", disable=not progress, leave=False):
         cached = _load_fold(cache_dir, fold)
+        masks = actor_split(actors, fold)
+        if train_actors is not None:
+            masks["train"] &= np.isin(actors, list(train_actors))
+        if cached is None and model_dir is not None:
+            cached = _fold_from_weights(model_dir, fold, make_estimator, X, y, masks, groups, by, labels)
+            if cached is not None:
+                _save_fold(cache_dir, fold, *cached)
         if cached is not None:
             part, info = cached
             parts.append(part)
             rows.append(info["row"])
             histories += info["histories"]
             continue
-        masks = actor_split(actors, fold)
-        if train_actors is not None:
-            masks["train"] &= np.isin(actors, list(train_actors))
         if not (masks["train"].any() and masks["test"].any()):
             raise ValueError(f"fold {fold}: no training or no test actor in `actors`")
         proba = np.zeros((int(masks["test"].sum()), len(labels)), dtype=np.float32)
         test_index = np.flatnonzero(masks["test"])
-        seconds, fold_histories, best_epochs = 0.0, [], []
+        seconds, fold_histories, best_epochs, weights = 0.0, [], [], {}
+        checkpoints = model_dir if model_dir is not None else cache_dir
         for g in np.unique(groups[masks["test"]]):
             in_g = groups == g
+            suffix = "" if by is None else f"_{g}"
             # one folder per model: training resumes from its last epoch after an interruption
-            ckpt = cache_dir / f"fold{fold}{'' if by is None else f'_{g}'}_ckpt" if cache_dir is not None else None
+            ckpt = checkpoints / f"fold{fold}{suffix}_ckpt" if checkpoints is not None else None
             est, p, secs = _fit_predict(make_estimator, X, y, masks["train"] & in_g, masks["val"] & in_g,
                                         masks["test"] & in_g, extra_train, labels, checkpoint_dir=ckpt)
             proba[in_g[test_index]] = p
@@ -400,8 +454,9 @@ def train_eval_actor_folds(make_estimator, X, y, actors, *, folds: Sequence[int]
             fold_histories.append(getattr(est, "history_", {}))
             best_epochs.append(getattr(est, "best_epoch_", None))
             if save_models and cache_dir is not None and hasattr(est, "save"):
-                suffix = "" if by is None else f"_{g}"
                 est.save(cache_dir / f"fold{fold}{suffix}.keras")
+            if model_dir is not None:
+                weights[str(g)] = _save_weights(est, model_dir / f"fold{fold}{suffix}.weights.h5")
         y_test = y[test_index]
         y_pred = np.asarray(labels, dtype=object)[proba.argmax(axis=1)]
         row = {"fold": fold, "test_actors": ", ".join(map(str, sorted(np.unique(actors[test_index]).tolist()))),
@@ -409,7 +464,14 @@ def train_eval_actor_folds(make_estimator, X, y, actors, *, folds: Sequence[int]
                "n_test": len(test_index), **_scores_row(y_test.astype(object), y_pred, labels),
                "best_epoch": best_epochs if by is not None else best_epochs[0], "fit_seconds": seconds}
         part = {"index": test_index, "y_true": _savable(y_test), "proba": proba}
-        _save_fold(cache_dir, fold, part, {"row": row, "histories": fold_histories})
+        info = {"row": row, "histories": fold_histories}
+        _save_fold(cache_dir, fold, part, info)
+        if model_dir is not None:  # the fold is done: its weights and scores replace the epoch checkpoints
+            from ..atomic import atomic_write_json
+
+            atomic_write_json(model_dir / f"fold{fold}.json", {**info, "weights": weights}, default=str)
+            for g in weights:
+                shutil.rmtree(model_dir / f"fold{fold}{'' if by is None else f'_{g}'}_ckpt", ignore_errors=True)
         parts.append(part)
         rows.append(row)
         histories += fold_histories
@@ -419,7 +481,7 @@ def train_eval_actor_folds(make_estimator, X, y, actors, *, folds: Sequence[int]
 
 def train_eval_random_split(make_estimator, X, y, *, test_size: float = 0.2, val_size: float = 0.1,
                             seed: int = 42, extra_train: Sequence[np.ndarray] = (), labels: Sequence = RAVDESS,
-                            cache_dir=None, progress: bool = True) -> DeepFoldResults:
+                            cache_dir=None, model_dir=None, progress: bool = True) -> DeepFoldResults:
     """The same model on a random split of the clips: LEAKY for RAVDESS (every actor in
     train, validation and test), shown only beside :func:`train_eval_actor_folds`.
 
@@ -430,17 +492,22 @@ def train_eval_random_split(make_estimator, X, y, *, test_size: float = 0.2, val
     y = np.asarray(y)
     extra_train = [np.asarray(a) for a in extra_train]
     cache_dir = Path(cache_dir) if cache_dir is not None else None
-    cached = _load_fold(cache_dir, "random")
-    if cached is not None:
-        part, info = cached
-        return _collect("random split (leaky)", [info["row"]], [part], labels, info["histories"])
+    model_dir = Path(model_dir) if model_dir is not None else None
     split = random_split(len(X), test_size=test_size, seed=seed)
     rest = np.flatnonzero(split["train"])
     rng = np.random.default_rng(seed + 1)
     val = np.zeros(len(X), bool)
     val[rng.choice(rest, int(round(len(rest) * val_size)), replace=False)] = True
     train, test = split["train"] & ~val, split["test"]
-    ckpt = cache_dir / "random_ckpt" if cache_dir is not None else None
+    cached = _load_fold(cache_dir, "random")
+    if cached is None and model_dir is not None:
+        cached = _fold_from_weights(model_dir, "random", make_estimator, X, y, {"test": test},
+                                    np.zeros(len(X), dtype=int), None, labels)
+    if cached is not None:
+        part, info = cached
+        return _collect("random split (leaky)", [info["row"]], [part], labels, info["histories"])
+    checkpoints = model_dir if model_dir is not None else cache_dir
+    ckpt = checkpoints / "random_ckpt" if checkpoints is not None else None
     est, proba, seconds = _fit_predict(make_estimator, X, y, train, val, test, extra_train, labels, checkpoint_dir=ckpt)
     test_index = np.flatnonzero(test)
     y_pred = np.asarray(labels, dtype=object)[proba.argmax(axis=1)]
@@ -451,4 +518,11 @@ def train_eval_random_split(make_estimator, X, y, *, test_size: float = 0.2, val
     part = {"index": test_index, "y_true": _savable(y[test_index]), "proba": proba}
     history = [getattr(est, "history_", {})]
     _save_fold(cache_dir, "random", part, {"row": row, "histories": history})
+    if model_dir is not None:
+        from ..atomic import atomic_write_json
+
+        weights = {"0": _save_weights(est, model_dir / "random.weights.h5")}
+        atomic_write_json(model_dir / "random.json", {"row": row, "histories": history, "weights": weights},
+                          default=str)
+        shutil.rmtree(ckpt, ignore_errors=True)
     return _collect("random split (leaky)", [row], [part], labels, history)

@@ -9,9 +9,12 @@ What it measures, with the functions the notebook ``02_audio/03_deep_models`` ca
    dropped, one model per sex, no augmentation; on folds 0-2 by default (each costs a
    full training per fold), beside the better model's scores on the same folds.
 
-Training is long on a CPU (minutes per fold), so every finished fold is kept in
-``build/cache/audio_deep/<setting>/<hash of the settings>/`` and a rerun skips it:
-an interrupted benchmark resumes where it stopped. ``MMER_AUDIO_DEEP_ABLATIONS=0``
+Training is long on a CPU (minutes per fold), so the run is resumable across machines:
+each model trains with an epoch checkpoint in ``models/checkpoints/audio_deep/<setting>/<hash
+of the settings>/`` (committed between working sessions), and a finished fold keeps there only
+its weights, scores and curves; its per-clip predictions are cached in ``build/cache`` (never
+committed) and rebuilt from the weights on a fresh machine. A rerun skips finished folds and
+continues an interrupted one from its last epoch. ``MMER_AUDIO_DEEP_ABLATIONS=0``
 skips the ablations; ``MMER_AUDIO_DEEP_ABLATION_FOLDS=0,1,2,3,4,5`` runs them on every fold.
 """
 
@@ -90,6 +93,17 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() or c == "-" else "_" for c in name.lower()).strip("_").replace("__", "_")
 
 
+def _model_dir(cache_dir):
+    """Where the folds' epoch checkpoints and finished weights live: in a clone,
+    ``models/checkpoints/audio_deep/<setting>/<hash>/`` (committed, so a fresh machine resumes
+    the run), mirroring the cache folder; None when nothing is cached."""
+    if cache_dir is None:
+        return None
+    from ..models import checkpoints_dir
+
+    return checkpoints_dir("audio_deep") / cache_dir.parent.name / cache_dir.name
+
+
 def evaluate(name: str, *, estimator: dict | None = None, logmel: dict | None = None, wave_copies: int = 0,
              by_sex: bool = False, folds=None, train_actors=None, df=None, cache: bool = True,
              progress: bool = True):
@@ -113,7 +127,7 @@ def evaluate(name: str, *, estimator: dict | None = None, logmel: dict | None = 
     return models.train_eval_actor_folds(
         models.make_estimator(**estimator), X, df.emotion.to_numpy(), df.actor.to_numpy(), folds=folds,
         by=df.sex.to_numpy() if by_sex else None, extra_train=extra, train_actors=train_actors,
-        cache_dir=cache_dir, progress=progress)
+        cache_dir=cache_dir, model_dir=_model_dir(cache_dir), progress=progress)
 
 
 def evaluate_random(name: str, *, estimator: dict | None = None, logmel: dict | None = None, wave_copies: int = 0,
@@ -129,7 +143,8 @@ def evaluate_random(name: str, *, estimator: dict | None = None, logmel: dict | 
                 "wave_augment": WAVE_AUGMENT if wave_copies else None, "protocol": "random", "n_clips": len(df)}
     cache_dir = models.results_cache(_slug(name) + "_random", **settings) if cache else None
     return models.train_eval_random_split(models.make_estimator(**estimator), X, df.emotion.to_numpy(),
-                                          extra_train=extra, cache_dir=cache_dir, progress=progress)
+                                          extra_train=extra, cache_dir=cache_dir, model_dir=_model_dir(cache_dir),
+                                          progress=progress)
 
 
 def _records(name: str, res, protocol: str, command: str, settings: dict) -> list[BenchRecord]:
