@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+	@# the app's browser runtime (onnxruntime-web from npm, web/package-lock.json); without npm the app still works
+	$(BIN)/python -m mmer_utils.app.vendor || echo "setup: the in-browser face models stay off (see docs/browser.md)"
 
 course: $(STAMP)
 	$(BIN)/python -m mmer_utils.course $(if $(FULL),--full,)

@@ -67,6 +67,8 @@ DEFAULTS = {
     "VIDEO_FPS": 10,
     "VIDEO_MAX_SIDE": 640,
     "FACE_EVERY": 2,
+    "BROWSER_FACE": True,        # live face overlay and private mode, when the vendored runtime is there
+    "MAX_FACE_JSON_BYTES": 2 * 1024 * 1024,   # private mode: the browser's face emotions (JSON)
     "MODELS_DIR": None,          # default: the models shipped with the course
     "MODELS_LOADER": None,       # a callable returning PortraitModels (tests); overrides MODELS_DIR
     "RESUME_JOBS": True,
@@ -167,6 +169,9 @@ def create_app(config: dict | None = None):
     security.init_app(app)
     app.register_blueprint(candidate.bp)
     app.register_blueprint(recruiter.bp)
+    from . import inbrowser
+
+    inbrowser.init_app(app)   # the face models in the browser: live overlay, private mode
     runner.purge_expired()
     if app.config["RESUME_JOBS"]:
         resumed = runner.resume()

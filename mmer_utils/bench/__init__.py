@@ -23,4 +23,5 @@ CHAPTERS: dict[str, str] = {
     "video-realtime": "mmer_utils.bench.video_realtime:run",  # pipeline frames/s: ours vs the fer peer
     "video": "mmer_utils.bench.video:run",  # FER2013: HOG + SVM, CNNs, mini-XCeption, fer peer (resumable)
     "app-load": "mmer_utils.bench.app_load:run",  # the interview simulator: answers sent at once (localhost)
+    "browser-face": "mmer_utils.bench.browser_face:run",  # face models in headless Chromium vs Python, frames/s
 }

@@ -67,6 +67,7 @@
     }
 
     function finished() {
+      box.dispatchEvent(new CustomEvent("mmer:recording-stop"));
       var type = recorder.mimeType || pickType(kind) || (kind === "video" ? "video/webm" : "audio/webm");
       var blob = new Blob(chunks, { type: type.split(";")[0] });
       var seconds = (Date.now() - started) / 1000;
@@ -99,6 +100,7 @@
       recorder.onstop = finished;
       recorder.start(1000);
       started = Date.now();
+      box.dispatchEvent(new CustomEvent("mmer:recording-start"));   // live_face.js listens (video only)
       stopBtn.disabled = false;
       timer = setInterval(function () {
         var elapsed = (Date.now() - started) / 1000;

@@ -1,0 +1,98 @@
+"""The face models in the candidate's browser: the files the page needs, and a check page.
+
+The answer page runs YuNet (face detection) and the course's face model in the browser with
+onnxruntime-web (``static/live_face.js``, ``static/vendor/``: see :mod:`mmer_utils.app.vendor`).
+This blueprint serves the two ONNX files from where the package keeps them (the shipped
+``face_emotion.onnx`` of :mod:`mmer_utils.models`, YuNet from the data folder's ``models/``),
+under ``/static/models/`` so that browsers cache them like the other static files, and
+``/browser/check``, a page that loads both models (the parity test and the speed benchmark
+drive it; a teacher can open it to see whether a browser can run them).
+
+:func:`live_status` says whether the in-browser models can run; when they cannot (no vendored
+runtime after a ``pip install``, no YuNet file), the answer page shows one line saying why, and
+the app works as before (the server analyses the uploaded video).
+
+Pages that run WebAssembly get ``'wasm-unsafe-eval'`` in their Content-Security-Policy
+(compiling WebAssembly; no JavaScript ``eval``); every other page keeps the strict policy.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template, request, send_file, url_for
+
+from .vendor import status as vendor_status
+
+bp = Blueprint("inbrowser", __name__)
+
+#: Pages whose scripts compile WebAssembly.
+WASM_PAGES = {"candidate.answer", "candidate.submit", "inbrowser.check"}
+#: Analyses a second at most in the live overlay (the recording never waits for them).
+LIVE_MAX_FPS = 5
+
+
+def _model_file(name: str):
+    """The path of ``face_emotion`` or ``yunet``'s ONNX file, or None when it is not installed."""
+    from ..errors import MmerError
+
+    try:
+        if name == "face_emotion":
+            from ..models import store
+
+            return store.path("face_emotion", "onnx")
+        if name == "yunet":
+            from ..datasets.fetch import model_path
+
+            return model_path("yunet")
+    except (MmerError, OSError, ImportError):
+        return None
+    return None
+
+
+def live_status() -> dict:
+    """``{"on": bool, "reason": one line when off, urls...}`` for the answer page's template."""
+    reason = vendor_status()
+    if reason is None and not current_app.config.get("BROWSER_FACE", True):
+        reason = "the in-browser face models are switched off in this app's configuration (BROWSER_FACE)"
+    if reason is None and _model_file("face_emotion") is None:
+        reason = "the in-browser face models are off: the shipped face model's ONNX file is missing"
+    if reason is None and _model_file("yunet") is None:
+        reason = ("the in-browser face models are off: the YuNet face detector is not installed "
+                  "(python -m mmer_utils.datasets fetch yunet)")
+    out = {"on": reason is None, "reason": reason, "max_fps": LIVE_MAX_FPS}
+    if reason is None:
+        out.update(ort=url_for("static", filename="vendor/onnxruntime-web/ort.wasm.min.js"),
+                   wasm=url_for("static", filename="vendor/onnxruntime-web/"),
+                   face_model=url_for("inbrowser.model", name="face_emotion"),
+                   detector_model=url_for("inbrowser.model", name="yunet"))
+    return out
+
+
+@bp.get("/static/models/<name>.onnx")
+def model(name):
+    if name not in ("face_emotion", "yunet"):
+        abort(404)
+    path = _model_file(name)
+    if path is None:
+        abort(404)
+    return send_file(path, mimetype="application/octet-stream", max_age=3600)
+
+
+@bp.get("/browser/check")
+def check():
+    """A page that loads the in-browser models (for the parity test, the benchmark and teachers)."""
+    return render_template("browser_check.html", live=live_status())
+
+
+@bp.after_app_request
+def _allow_wasm(response):
+    if request.endpoint in WASM_PAGES:
+        from .security import CSP
+
+        response.headers["Content-Security-Policy"] = CSP.replace("script-src 'self'",
+                                                                  "script-src 'self' 'wasm-unsafe-eval'")
+    return response
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+    app.jinja_env.globals["browser_face"] = live_status
