@@ -5,12 +5,13 @@ Sub-packages, one idea each: :mod:`mmer_utils.config` (data root, caches, seeds)
 (loaders, downloads, checks), :mod:`mmer_utils.evaluation` (metrics, plots),
 :mod:`mmer_utils.splits` (honest splits), :mod:`mmer_utils.results` (metric
 records and RESULTS.md), :mod:`mmer_utils.course` (runs every notebook).
+
+Importing the package has no side effects. A notebook's setup cell calls
+:func:`setup_notebook` (one-line errors, the NLTK data folder, the ``%%needs`` cell magic).
 """
 
 __version__ = "0.1.0"
 
-from .config import setup_nltk as _setup_nltk
-from .config import short_errors_in_notebooks as _short_errors
+from .config import setup_notebook
 
-_short_errors()
-_setup_nltk()
+__all__ = ["setup_notebook"]

@@ -12,6 +12,7 @@ True
 
 from __future__ import annotations
 
+import ast
 import os
 import random
 import sys
@@ -76,8 +77,8 @@ def cache_dir(*parts: str) -> Path:
 def setup_nltk(root: Path | None = None) -> Path | None:
     """Point NLTK at ``<data root>/nltk_data`` when that folder exists; return it.
 
-    Called when the package is imported. Nothing is downloaded, and NLTK is not
-    imported here: ``NLTK_DATA`` is set for a later import, and an already
+    Called by :func:`setup_notebook` and by the command-line tools that clean text (never on
+    import). Nothing is downloaded, and NLTK is not imported here: ``NLTK_DATA`` is set for a later import, and an already
     imported NLTK gets the folder at the front of ``nltk.data.path``.
     """
     try:
@@ -123,7 +124,7 @@ def in_colab() -> bool:
 def short_errors_in_notebooks() -> bool:
     """Show :class:`~mmer_utils.errors.MmerError` in IPython as one line, not a traceback.
 
-    Called when the package is imported; returns True when a shell was found.
+    Called by :func:`setup_notebook`; returns True when a shell was found.
     The error still stops the cell (papermill and CI see the failure).
     """
     try:
@@ -144,6 +145,60 @@ def short_errors_in_notebooks() -> bool:
 
     shell.set_custom_exc((MmerError,), _one_line)
     return True
+
+
+def register_needs_magic() -> bool:
+    """Register the cell magic ``%%needs NAME [NAME ...]`` in IPython; True when a shell was found.
+
+    A cell that starts with ``%%needs essays`` runs as usual when the data set is there
+    (:func:`mmer_utils.datasets.available`, which also fetches it in Colab when it has a public
+    source); otherwise it prints one line and is skipped. Errors inside the cell are raised as
+    usual (papermill sees them), and the value of its last line is shown as a cell's would be.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+
+    def needs(line, cell):
+        from .datasets import available, get_spec
+
+        names = [get_spec(n).name for n in line.split()]
+        missing = [n for n in names if not available(n, quiet=True)]
+        if missing:
+            print(f"skipped: this cell needs {', '.join(missing)} "
+                  f"(python -m mmer_utils.datasets list says how to get it)")
+            return None
+        tree = ast.parse(cell)
+        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        namespace = shell.user_ns
+        exec(compile(tree, "<cell>", "exec"), namespace)
+        if last is not None:
+            return eval(compile(ast.Expression(last.value), "<cell>", "eval"), namespace)
+        return None
+
+    shell.register_magic_function(needs, magic_kind="cell", magic_name="needs")
+    return True
+
+
+def setup_notebook() -> dict:
+    """What a course notebook's setup cell calls: returns what was set up.
+
+    Importing :mod:`mmer_utils` changes nothing; this call, explicitly, (1) shows the package's
+    errors as one line in IPython (:func:`short_errors_in_notebooks`), (2) points NLTK at
+    ``<data root>/nltk_data`` (:func:`setup_nltk`) and (3) registers the cell magic ``%%needs``
+    (:func:`register_needs_magic`) with which a notebook skips the cells whose data set is
+    missing. Outside IPython only (2) applies.
+
+    >>> sorted(setup_notebook())
+    ['needs_magic', 'nltk_data', 'short_errors']
+    """
+    nltk_dir = setup_nltk()
+    return {"short_errors": short_errors_in_notebooks(), "nltk_data": str(nltk_dir) if nltk_dir else None,
+            "needs_magic": register_needs_magic()}
 
 
 def import_tensorflow_quietly() -> None:

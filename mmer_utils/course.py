@@ -6,9 +6,11 @@ in quick mode (``QUICK=True``; ``--full`` for the headline runs), writes the
 executed copies under ``build/notebooks/`` and prints one table of the metrics
 the notebooks recorded.
 
-A notebook lists the data sets it needs in its metadata (``"mmer": {"requires":
-["ravdess"]}``); when one is missing, the runner skips that notebook and says how
-to get the data, unless ``--strict`` (used by the tests) turns that into a failure.
+A notebook lists the data sets (and model files) it needs in its metadata (``"mmer":
+{"requires": ["ravdess"]}``); when one is missing, the runner skips that notebook and says
+how to get the data, unless ``--strict`` (used by the tests) turns that into a failure.
+Data sets it can do without (``"uses": ["essays"]``) are not required: the notebook skips
+the cells that need them (``%%needs essays``). The kernels run with progress bars off.
 """
 
 from __future__ import annotations
@@ -22,8 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import config
+from .datasets import get_spec
 from .errors import MmerError
 from .results import METRICS_ENV, NOTEBOOK_ENV, load_metrics, format_value
+from .video.assets import ASSETS
+
+#: Set in the kernels the runner starts: progress bars are off (a saved widget bar reads "0%").
+BATCH_ENV = {"TQDM_DISABLE": "1"}
 
 
 class NotebookFailed(MmerError, RuntimeError):
@@ -59,10 +66,20 @@ def required_data(notebook: Path) -> list[str]:
 
 
 def missing_data(names: list[str]) -> list[str]:
-    from .datasets import get_spec
-
+    """The data sets and model files (:mod:`mmer_utils.video.assets`) among ``names`` that are not there."""
     root = config.data_root(must_exist=False)
-    return [n for n in names if not (root / get_spec(n).folder).is_dir()]
+    return [n for n in names if not _where(n, root).exists()]
+
+
+def how_to_get(name: str) -> str:
+    """One line: how to get data set or model file ``name``."""
+    return (ASSETS[name] if name in ASSETS else get_spec(name)).how_to_get
+
+
+def _where(name: str, root: Path) -> Path:
+    if name in ASSETS:
+        return root / ASSETS[name].folder / ASSETS[name].filename
+    return root / get_spec(name).folder
 
 
 def run_notebook(notebook: Path, output: Path, *, quick: bool = True, parameters: dict | None = None,
@@ -75,6 +92,7 @@ def run_notebook(notebook: Path, output: Path, *, quick: bool = True, parameters
     import papermill as pm
 
     notebook = Path(notebook)
+    os.environ.update(BATCH_ENV)  # the kernel inherits it: no widget progress bars in the saved copy
     if os.environ.get(config.DATA_ENV):  # kernels start in the notebook's folder: make the root absolute
         os.environ[config.DATA_ENV] = str(config.data_root(must_exist=False))
     declared = pm.inspect_notebook(str(notebook))
@@ -111,9 +129,7 @@ def run_course(*, quick: bool = True, strict: bool = False, only: str | None = N
             continue
         missing = missing_data(required_data(nb))
         if missing and not strict:
-            from .datasets import get_spec
-
-            how = "; ".join(f"{m}: {get_spec(m).how_to_get}" for m in missing)
+            how = "; ".join(f"{m}: {how_to_get(m)}" for m in missing)
             results.append(RunResult(str(rel), "skipped", 0.0, f"needs {', '.join(missing)} ({how})"))
             print(f"[skip] {rel}: needs {', '.join(missing)}", flush=True)
             continue

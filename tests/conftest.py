@@ -15,8 +15,10 @@ REQUIRE_DATA = os.environ.get("MMER_REQUIRE_DATA") == "1"
 def real_dataset(name: str) -> Path:
     from mmer_utils import config
     from mmer_utils.datasets import get_spec
+    from mmer_utils.video.assets import ASSETS
 
-    path = config.data_root(must_exist=False) / get_spec(name).folder
+    folder = ASSETS[name].folder if name in ASSETS else get_spec(name).folder  # data set or model file
+    path = config.data_root(must_exist=False) / folder
     if not path.is_dir():
         message = f"real data set {name} not found at {path} (set MMER_DATA_DIR)"
         if REQUIRE_DATA:

@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -90,5 +91,39 @@ def test_notebook_shows_mmer_errors_as_one_line():
         assert config.short_errors_in_notebooks()
         result = shell.run_cell("from mmer_utils.errors import DataNotFoundError\nraise DataNotFoundError('x missing: run fetch x')")
         assert isinstance(result.error_in_exec, DataNotFoundError)  # the cell still fails
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_importing_the_package_changes_nothing(isolated_root):
+    (isolated_root / "nltk_data").mkdir()
+    code = ("import os, sys\nimport mmer_utils, mmer_utils.datasets, mmer_utils.text.preprocess\n"
+            "print(os.environ.get('NLTK_DATA'), 'IPython' in sys.modules, 'nltk' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "NLTK_DATA"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["None", "False", "False"]
+    assert config.setup_nltk() == isolated_root / "nltk_data"  # the explicit call does it
+
+
+def test_setup_notebook_installs_one_line_errors_nltk_and_the_needs_magic(isolated_root, capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    import mmer_utils
+
+    (isolated_root / "meld").mkdir()
+    shell = InteractiveShell.instance()
+    try:
+        done = mmer_utils.setup_notebook()
+        assert done["short_errors"] and done["needs_magic"]
+        capsys.readouterr()
+        shell.run_cell("%%needs essays\nran = 'essays'")
+        assert "ran" not in shell.user_ns
+        assert "skipped: this cell needs essays" in capsys.readouterr().out
+        result = shell.run_cell("%%needs meld\nx = 2\nx * 21")  # present: runs, and shows its last value
+        assert shell.user_ns["x"] == 2 and result.result == 42
+        result = shell.run_cell("%%needs meld\n1 / 0")  # an error inside still fails the cell
+        assert isinstance(result.error_in_exec, ZeroDivisionError)
+        result = shell.run_cell("%%needs no_such_set\n1")
+        assert isinstance(result.error_in_exec, ValueError)  # a typo is an error, not a silent skip
     finally:
         InteractiveShell.clear_instance()

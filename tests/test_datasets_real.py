@@ -5,6 +5,8 @@ import pytest
 
 from conftest import real_dataset
 from mmer_utils import datasets, labels
+from mmer_utils.datasets import integrity, registry
+from mmer_utils.video import assets
 
 pytestmark = pytest.mark.data
 
@@ -95,5 +97,35 @@ def test_nltk_is_pointed_at_the_offline_data():
 
 def test_model_files_are_found():
     real_dataset("yunet")
-    assert datasets.model_path("yunet").stat().st_size == 232589
-    assert datasets.model_path("face_landmarker").suffix == ".task"
+    assert assets.asset_path("yunet").stat().st_size == 232589
+    assert assets.asset_path("face_landmarker").suffix == ".task"
+
+
+def test_the_fer2013_digest_is_that_of_the_kaggle_images():
+    base = real_dataset("fer2013")
+    assert integrity.tree_digest(base) == (registry.FER2013_IMAGES_DIGEST, 35887)
+
+
+def test_the_pinned_nltk_files_are_those_of_the_offline_copy():
+    base = real_dataset("nltk_data")
+    pinned = integrity.shipped_checksums("nltk_data")
+    assert "corpora/stopwords.zip" in pinned  # the one package whose official bytes the offline copy holds
+    assert datasets.download.sha256sum(base / "corpora" / "stopwords.zip") == pinned["corpora/stopwords.zip"]
+
+
+def test_the_action_units_convert_back_to_the_offline_npz(tmp_path):
+    """The offline npz, written as the source's pickle (dict of video name -> 294 floats), converts back."""
+    import pickle
+
+    from mmer_utils.datasets.ravdess_au import convert_au_pickle
+
+    base = real_dataset("ravdess")
+    with np.load(base / "video" / "openface_au_clipmean_speech.npz") as npz:
+        original = {k: npz[k] for k in npz.files}
+    source = {f"{c}": np.concatenate([a, m]) for c, a, m in
+              zip(original["clip_id"], original["au"], original["source_mfcc_part"])}
+    (tmp_path / "au_mfcc.pkl").write_bytes(pickle.dumps(source))
+    convert_au_pickle(tmp_path / "au_mfcc.pkl", tmp_path / "out.npz")
+    with np.load(tmp_path / "out.npz") as npz:
+        for key, value in original.items():
+            np.testing.assert_array_equal(npz[key], value, err_msg=key)

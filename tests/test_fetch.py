@@ -1,7 +1,9 @@
 """The user's download path end to end: fetch -> verify -> load, against a local HTTP server."""
 
+import dataclasses
 import hashlib
 import io
+import pickle
 import zipfile
 
 import numpy as np
@@ -10,9 +12,10 @@ import pytest
 import soundfile as sf
 
 from mmer_utils import datasets
-from mmer_utils.datasets import registry
+from mmer_utils.datasets import integrity, registry
+from mmer_utils.video import assets
 from mmer_utils.datasets.__main__ import main as cli
-from mmer_utils.errors import ChecksumError, DataNotFoundError, UnsafeArchiveError
+from mmer_utils.errors import ChecksumError, DataLayoutError, DataNotFoundError, UnreadableFileError, UnsafeArchiveError
 from test_download import _no_retry_delay, server  # noqa: F401  (fixtures)
 
 
@@ -146,20 +149,28 @@ def test_fer2013_kaggle_archive_layout(isolated_root, tmp_path):
     assert df.usage.value_counts().to_dict() == {"Training": 7, "PrivateTest": 7}
 
 
-def test_model_files_and_auto_fetch(server, isolated_root, monkeypatch):
+def test_model_files_and_auto_fetch(server, isolated_root, monkeypatch, capsys):
     with pytest.raises(DataNotFoundError, match="fetch yunet"):
-        datasets.model_path("yunet")
+        assets.asset_path("yunet")
     payload = b"onnx-bytes" * 100
     server.state.files["/zoo/yunet.onnx"] = payload
-    spec = registry.DATASETS["yunet"]
-    remote = registry.Remote(url=server.url("/zoo/yunet.onnx"), filename="face_detection_yunet_2023mar.onnx",
-                             sha256=_sha(payload))
-    monkeypatch.setitem(registry.DATASETS, "yunet", registry.DatasetSpec(**{**spec.__dict__, "remotes": (remote,)}))
+    monkeypatch.setitem(assets.ASSETS, "yunet", dataclasses.replace(
+        assets.ASSETS["yunet"], url=server.url("/zoo/yunet.onnx"), sha256=_sha(payload)))
     with pytest.raises(DataNotFoundError):
-        datasets.ensure("yunet")  # no automatic download outside Colab unless asked
+        assets.ensure_asset("yunet")  # no automatic download outside Colab unless asked
     monkeypatch.setenv("MMER_AUTO_FETCH", "1")
-    datasets.ensure("yunet")
-    assert datasets.model_path("yunet").read_bytes() == payload
+    assets.ensure_asset("yunet")
+    assert assets.asset_path("yunet").read_bytes() == payload
+    assert "yunet" not in datasets.DATASETS  # a model file, not a data set
+    with pytest.raises(ValueError, match="model file: python -m mmer_utils.video.assets fetch yunet"):
+        datasets.get_spec("yunet")
+    # the old command still gets it (passed on to the assets' command line); a wrong hash is refused
+    assets.asset_path("yunet").unlink()
+    assert cli(["fetch", "yunet", "--no-progress"]) == 0
+    assert "yunet: ready at" in capsys.readouterr().out
+    server.state.files["/zoo/yunet.onnx"] = payload + b"x"
+    assert cli(["fetch", "yunet", "--no-progress", "--force"]) == 2
+    assert "sha256" in capsys.readouterr().err
 
 
 def test_list_shows_what_is_missing_and_how_to_get_it(isolated_root, capsys):
@@ -167,3 +178,176 @@ def test_list_shows_what_is_missing_and_how_to_get_it(isolated_root, capsys):
     out = capsys.readouterr().out
     assert f"data root: {isolated_root}" in out
     assert "ravdess" in out and "missing" in out and "fetch ravdess" in out
+
+
+# --------------------------------------------------------------------------- nltk_data, pinned files of NLTK's repository
+
+
+def _zip_bytes(members: dict) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def fake_nltk(server, monkeypatch):
+    """NLTK's four packages as small zips with the layout of the real ones, served locally."""
+    files = {
+        "/nltk/corpora/stopwords.zip": _zip_bytes({"stopwords/english": "i\nme\nnot\n"}),
+        "/nltk/corpora/wordnet.zip": _zip_bytes({"wordnet/lexnames": "00\tadj.all\t3\n"}),
+        "/nltk/tokenizers/punkt_tab.zip": _zip_bytes({"punkt_tab/english/abbrev_types.txt": "dr\n",
+                                                      "punkt_tab/README": "Punkt"}),
+        "/nltk/taggers/averaged_perceptron_tagger_eng.zip": _zip_bytes(
+            {"averaged_perceptron_tagger_eng/averaged_perceptron_tagger_eng.classes.json": "[]"}),
+    }
+    server.state.files.update(files)
+    spec = registry.DATASETS["nltk_data"]
+    remotes = []
+    for remote in spec.remotes:  # the real names and extraction rules, the local server's bytes
+        path = "/nltk/" + remote.url.split("/packages/", 1)[1]
+        remotes.append(dataclasses.replace(remote, url=server.url(path), sha256=_sha(files[path])))
+    monkeypatch.setitem(registry.DATASETS, "nltk_data", dataclasses.replace(spec, remotes=tuple(remotes)))
+    return files
+
+
+def test_nltk_data_comes_from_pinned_hash_checked_files(fake_nltk, server, isolated_root, capsys):
+    assert cli(["fetch", "nltk_data", "--no-progress"]) == 0
+    assert "nltk_data: OK (2 file(s) checked" in capsys.readouterr().out
+    root = isolated_root / "nltk_data"
+    assert (root / "corpora" / "stopwords.zip").read_bytes() == fake_nltk["/nltk/corpora/stopwords.zip"]
+    assert (root / "tokenizers" / "punkt_tab" / "english" / "abbrev_types.txt").read_text() == "dr\n"
+    assert (root / "taggers" / "averaged_perceptron_tagger_eng" / "averaged_perceptron_tagger_eng.classes.json").is_file()
+    assert not list(root.rglob("*.part")) and not (root / "punkt_tab.zip").exists()
+    n = len(server.state.requests)
+    datasets.fetch("nltk_data", progress=False)  # everything there: nothing downloaded again
+    assert len(server.state.requests) == n
+
+
+def test_the_nltk_remotes_are_pinned_commits_of_nltks_own_repository():
+    remotes = registry.get_spec("nltk_data").remotes
+    assert {r.url.rsplit("/", 1)[1] for r in remotes} == {f"{p}.zip" for p in registry.NLTK_PACKAGES}
+    for r in remotes:
+        commit = r.url.split("/nltk/nltk_data/", 1)[1].split("/", 1)[0]
+        assert r.url.startswith("https://raw.githubusercontent.com/nltk/nltk_data/") and len(commit) == 40
+        assert len(r.sha256) == 64
+    au = registry.get_spec("ravdess_au").remotes[0]
+    assert au.sha256 == "7c450c0bc83e31b968168b280c123b740693d782c35b448141b402daa4556d5a"  # the published pickle
+    assert au.url.endswith("/dd366fbcde5a8248195a47b7c0efd974f25f74c2/au_mfcc.pkl")
+
+
+def test_nltk_data_with_a_tampered_package_is_refused(fake_nltk, server, isolated_root):
+    server.state.files["/nltk/tokenizers/punkt_tab.zip"] = _zip_bytes({"punkt_tab/english/x": "evil"})
+    with pytest.raises(ChecksumError, match="punkt_tab.zip"):
+        datasets.fetch("nltk_data", progress=False)
+    assert not (isolated_root / "nltk_data" / "tokenizers" / "punkt_tab").exists()
+
+
+# --------------------------------------------------------------------------- RAVDESS action units from au_mfcc.pkl
+
+
+def _au_pickle(n_actors: int = 2) -> tuple[bytes, dict]:
+    """A pickle shaped like au_mfcc.pkl: {video name: 294 floats (35 AUs, then 259 audio values)}."""
+    rng = np.random.default_rng(0)
+    source = {}
+    for actor in range(1, n_actors + 1):
+        for emotion in (1, 5):
+            source[f"01-01-{emotion:02d}-01-01-01-{actor:02d}"] = rng.random(294)
+    return pickle.dumps(source, protocol=2), source
+
+
+@pytest.fixture
+def fake_au(server, monkeypatch):
+    data, source = _au_pickle()
+    server.state.files["/kang/au_mfcc.pkl"] = data
+    spec = registry.DATASETS["ravdess_au"]
+    remote = dataclasses.replace(spec.remotes[0], url=server.url("/kang/au_mfcc.pkl"), sha256=_sha(data))
+    monkeypatch.setitem(registry.DATASETS, "ravdess_au",
+                        dataclasses.replace(spec, remotes=(remote,), counts={"clips": len(source)}))
+    return source
+
+
+def test_fetch_ravdess_action_units_converts_the_pickle_to_the_npz(fake_au, server, isolated_root, capsys):
+    assert cli(["fetch", "ravdess_action_units", "--no-progress"]) == 0
+    assert "ravdess_au: OK" in capsys.readouterr().out
+    au = datasets.load_ravdess_action_units()
+    assert au.clip_id.tolist() == sorted(f"03-01-{e:02d}-01-01-01-{a:02d}" for a in (1, 2) for e in (1, 5))
+    assert list(au.columns[1:4]) == ["AU01_r", "AU02_r", "AU04_r"] and au.shape == (4, 36)
+    np.testing.assert_array_equal(au.set_index("clip_id").loc["03-01-05-01-01-01-02"].to_numpy(),
+                                  fake_au["01-01-05-01-01-01-02"][:35])
+    with np.load(isolated_root / "ravdess" / "video" / "openface_au_clipmean_speech.npz") as npz:
+        assert npz["source_mfcc_part"].shape == (4, 259) and npz["clip_id"][0] == "01-01-01-01-01-01-01"
+    assert not list(isolated_root.rglob("*.pkl")) and not list(isolated_root.rglob("*.part"))
+
+
+def test_a_pickle_that_asks_for_code_is_never_run(fake_au, server, isolated_root, tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(tmp_path / "pwned"), "w"))
+
+    data = pickle.dumps({"01-01-01-01-01-01-01": Evil()})
+    server.state.files["/kang/au_mfcc.pkl"] = data
+    spec = registry.DATASETS["ravdess_au"]
+    registry.DATASETS["ravdess_au"] = dataclasses.replace(
+        spec, remotes=(dataclasses.replace(spec.remotes[0], sha256=_sha(data)),))
+    with pytest.raises(UnreadableFileError, match=r"asks for (builtins|io)\.open, which is not allowed"):
+        datasets.fetch("ravdess_au", progress=False)
+    assert not (tmp_path / "pwned").exists()
+    assert not (isolated_root / "ravdess" / "video" / "openface_au_clipmean_speech.npz").exists()
+
+
+def test_the_au_pickle_is_checked_before_it_is_read(fake_au, server, isolated_root):
+    server.state.files["/kang/au_mfcc.pkl"] = _au_pickle(3)[0]  # not the published bytes
+    with pytest.raises(ChecksumError):
+        datasets.fetch("ravdess_au", progress=False)
+    assert not (isolated_root / "ravdess" / "video").exists() or not any((isolated_root / "ravdess" / "video").iterdir())
+
+
+# --------------------------------------------------------------------------- FER2013: archive digest, Colab upload
+
+
+def _fer_archive(path, *, tamper=False):
+    import cv2
+
+    with zipfile.ZipFile(path, "w") as zf:
+        for folder in ["train", "test"]:
+            for i, label in enumerate(["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]):
+                prefix = "Training" if folder == "train" else "PrivateTest"
+                value = 100 + i + (tamper and folder == "test")
+                zf.writestr(f"{folder}/{label}/{prefix}_{label}.jpg",
+                            cv2.imencode(".jpg", np.full((48, 48), value, np.uint8))[1].tobytes())
+    return path
+
+
+def test_fer2013_images_are_checked_against_the_kaggle_digest(isolated_root, tmp_path, monkeypatch):
+    datasets.fetch("fer2013", archive=_fer_archive(tmp_path / "archive.zip"))
+    digest, n = integrity.tree_digest(isolated_root / "fer2013")
+    assert n == 14 and digest != registry.FER2013_IMAGES_DIGEST
+    report = datasets.verify("fer2013", counts=False)
+    assert not report.ok and "differ from Kaggle's msambare/fer2013" in report.problems[0]
+    monkeypatch.setattr(integrity, "FER2013_IMAGES_DIGEST", digest)  # as if these were Kaggle's images
+    assert datasets.verify("fer2013", counts=False).ok
+    datasets.fetch("fer2013", archive=_fer_archive(tmp_path / "other.zip", tamper=True))
+    assert not datasets.verify("fer2013", counts=False).ok
+
+
+def test_colab_upload_of_an_archive_or_a_kaggle_token(isolated_root, tmp_path, monkeypatch, capsys):
+    from mmer_utils.datasets import colab
+
+    assert colab.upload_fer2013() is None  # outside Colab: nothing happens, one line says what to run
+    assert "not in Colab" in capsys.readouterr().out
+    with pytest.raises(DataNotFoundError, match="nothing was uploaded"):
+        colab.use_uploaded({})
+    folder = colab.use_uploaded({"archive.zip": _fer_archive(tmp_path / "archive.zip").read_bytes()})
+    assert folder == isolated_root / "fer2013" and len(datasets.load_fer2013()) == 14
+    assert "fer2013:" in capsys.readouterr().out  # the verify report is shown
+    with pytest.raises(DataLayoutError, match="not a Kaggle API token"):
+        colab.use_uploaded({"kaggle.json": b'{"user": "x"}'}, kaggle_dir=tmp_path / "k")
+    fetched = []
+    monkeypatch.setattr(colab, "_ensure_kaggle_cli", lambda: None)
+    monkeypatch.setattr(colab, "fetch", lambda name, root=None, **kw: fetched.append(name) or isolated_root / name)
+    colab.use_uploaded({"kaggle.json": b'{"username": "me", "key": "k"}'}, kaggle_dir=tmp_path / "k")
+    token = tmp_path / "k" / "kaggle.json"
+    assert fetched == ["fer2013"] and oct(token.stat().st_mode & 0o777) == "0o600"
+    assert colab.upload_fer2013() == isolated_root / "fer2013"  # already there: nothing asked

@@ -10,6 +10,7 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 from conftest import REPO, real_dataset
 from mmer_utils import course, results
 from mmer_utils.datasets import DATASETS
+from mmer_utils.video.assets import ASSETS
 
 ALL_NOTEBOOKS = sorted((REPO / "notebooks").rglob("*.ipynb"))
 RUN = course.list_notebooks(REPO / "notebooks") + [REPO / "notebooks" / "_template.ipynb"]
@@ -43,7 +44,10 @@ def test_built_like_the_template(path):
     assert any('"google.colab" in sys.modules' in c.source for c in nb.cells if c.cell_type == "code")
     headings = [c.source.splitlines()[0] for c in nb.cells if c.cell_type == "markdown"]
     assert "## Summary" in headings and "## Exercises" in headings
-    assert set(nb.metadata.get("mmer", {}).get("requires", [])) <= set(DATASETS)
+    assert set(nb.metadata.get("mmer", {}).get("requires", [])) <= set(DATASETS) | set(ASSETS)
+    assert set(nb.metadata.get("mmer", {}).get("uses", [])) <= set(DATASETS)  # optional: cells with %%needs
+    setup = next(c for c in nb.cells if c.cell_type == "code")
+    assert "mmer_utils.setup_notebook()" in setup.source  # importing the package sets nothing up by itself
 
 
 def cell_errors(executed) -> list[str]:

@@ -13,44 +13,32 @@ name               loader                             official split / protocol
 ``essays``         :func:`load_essays`                10-fold cross-validation
 ``meld``           :func:`load_meld`                  train / dev / test
 ``emotion``        :func:`load_dair_emotion`          train / validation / test
+``ravdess_au``     :func:`load_ravdess_action_units`  clip-mean face action units of RAVDESS
+``nltk_data``      (read by NLTK)                     stop words, Punkt, POS tagger, WordNet
 =================  =================================  ==========================
 
-Command line: ``python -m mmer_utils.datasets list | fetch NAME | verify NAME``.
+Command line: ``python -m mmer_utils.datasets list | fetch NAME | verify NAME``. The model
+files of the video chapter (YuNet, the face landmarker) are not data sets: see
+:mod:`mmer_utils.video.assets`.
 """
 
+from pathlib import Path
+
+from .. import config
 from .emotion import load_dair_emotion
-from .ensure import ensure
+from .ensure import available, ensure
 from .essays import TRAITS, load_essays
 from .fer2013 import load_fer2013, load_fer2013_images
-from .fetch import fetch, model_path
+from .fetch import fetch
+from .integrity import verify
+from .loaders import LOADERS, loader_for
 from .meld import load_meld
 from .ravdess import load_ravdess, load_ravdess_action_units, parse_ravdess_name
 from .registry import DATASETS, get_spec
-from .integrity import verify
-
-LOADERS = {
-    "fer2013": load_fer2013,
-    "ravdess": load_ravdess,
-    "essays": load_essays,
-    "meld": load_meld,
-    "emotion": load_dair_emotion,
-}
-
-
-def loader_for(name: str):
-    """Return the loader function of data set ``name``."""
-    spec = get_spec(name)
-    if spec.name not in LOADERS:
-        raise ValueError(f"{spec.name} is a model file, not a data set with a loader")
-    return LOADERS[spec.name]
 
 
 def status(root=None) -> "list[dict]":
     """One row per data set: whether it is present under the data root, and how to get it."""
-    from pathlib import Path
-
-    from .. import config
-
     base = Path(root) if root is not None else config.data_root(must_exist=False)
     rows = []
     for spec in DATASETS.values():
@@ -61,7 +49,7 @@ def status(root=None) -> "list[dict]":
 
 
 __all__ = [
-    "DATASETS", "LOADERS", "TRAITS", "ensure", "fetch", "get_spec", "load_dair_emotion", "load_essays",
+    "DATASETS", "LOADERS", "TRAITS", "available", "ensure", "fetch", "get_spec", "load_dair_emotion", "load_essays",
     "load_fer2013", "load_fer2013_images", "load_meld", "load_ravdess", "load_ravdess_action_units",
-    "loader_for", "model_path", "parse_ravdess_name", "status", "verify",
+    "loader_for", "parse_ravdess_name", "status", "verify",
 ]

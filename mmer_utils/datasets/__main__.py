@@ -7,6 +7,8 @@ import sys
 
 from .. import config
 from ..errors import MmerError
+from ..video import assets
+from . import fetch, status, verify
 
 
 def main(argv=None) -> int:
@@ -24,8 +26,6 @@ def main(argv=None) -> int:
     p_verify.add_argument("name", nargs="+")
     args = parser.parse_args(argv)
 
-    from . import fetch, status, verify
-
     try:
         if args.command == "list":
             root = args.root or config.data_root(must_exist=False)
@@ -35,15 +35,18 @@ def main(argv=None) -> int:
                 print(f"  {row['name']:<16} {mark:<8} {row['title']}")
                 if not row["present"]:
                     print(f"  {'':<16} {'':<8} get it: {row['how_to_get']}")
-            return 0
+            print("model files (python -m mmer_utils.video.assets):")
+            return assets.main(["--root", str(root), "list"])
+        if args.command == "fetch" and args.name.replace("-", "_") in assets.ASSETS:
+            # the face models are not data sets; the old command still gets them
+            rest = ["--force"] * args.force + ["--no-progress"] * args.no_progress
+            return assets.main((["--root", args.root] if args.root else []) + ["fetch", args.name, *rest])
         if args.command == "fetch":
             path = fetch(args.name, args.root, archive=args.archive, progress=not args.no_progress, force=args.force)
             print(f"{args.name}: ready at {path}")
-            report = verify(args.name, args.root) if args.name not in {"nltk_data", "nltk"} else None
-            if report is not None:
-                print(report.summary())
-                return 0 if report.ok else 1
-            return 0
+            report = verify(args.name, args.root)
+            print(report.summary())
+            return 0 if report.ok else 1
         if args.command == "verify":
             failed = False
             for name in args.name:

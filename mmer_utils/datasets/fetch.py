@@ -19,7 +19,9 @@ from pathlib import Path
 from .. import config
 from ..errors import ChecksumError, DataNotFoundError
 from .download import download, safe_extract, verify_files
-from .registry import NLTK_PACKAGES, get_spec
+from .ravdess import AU_FILE
+from .ravdess_au import convert_au_pickle
+from .registry import get_spec
 
 
 def fetch(name: str, root: str | Path | None = None, *, archive: str | Path | None = None,
@@ -41,10 +43,11 @@ def fetch(name: str, root: str | Path | None = None, *, archive: str | Path | No
     target = base / spec.folder
     if archive is not None:
         return _from_archive(spec, Path(archive), target)
-    if spec.name == "nltk_data":
-        return _fetch_nltk(target)
     if spec.name == "fer2013":
         return _fetch_kaggle(spec, target)
+    if spec.name == "ravdess_au":
+        downloads = config.cache_dir("downloads") if root is None else base / ".downloads"
+        return _fetch_ravdess_au(spec, target, downloads, progress=progress, force=force)
     if not spec.remotes:
         raise DataNotFoundError(f"{spec.name} cannot be downloaded automatically: {spec.how_to_get}")
     target.mkdir(parents=True, exist_ok=True)
@@ -57,11 +60,11 @@ def fetch(name: str, root: str | Path | None = None, *, archive: str | Path | No
             download(remote.url, dest, sha256=remote.sha256, progress=progress)
             continue
         extracted = target / remote.extract_to
-        if extracted.is_dir() and not force and _extracted_ok(spec.name, target):
+        if extracted.is_dir() and any(extracted.iterdir()) and not force and _extracted_ok(spec.name, target):
             continue
         downloads.mkdir(parents=True, exist_ok=True)
         zipped = download(remote.url, downloads / remote.filename, sha256=remote.sha256, progress=progress)
-        safe_extract(zipped, extracted)
+        safe_extract(zipped, extracted, members_root=remote.members_root)
         problems = _check_extracted(spec.name, target)
         if problems:
             raise ChecksumError(
@@ -69,6 +72,8 @@ def fetch(name: str, root: str | Path | None = None, *, archive: str | Path | No
                 f"(first: {problems[0]}); delete {zipped} and run `{spec.fetch_command}` again"
             )
         zipped.unlink()  # the verified files are kept; the archive is no longer needed
+    if spec.name == "nltk_data":
+        config.setup_nltk(target.parent)  # NLTK may already be imported: point it at the new folder now
     return target
 
 
@@ -123,27 +128,14 @@ def _fetch_kaggle(spec, target: Path) -> Path:
         return _from_archive(spec, archive, target)
 
 
-def _fetch_nltk(target: Path) -> Path:
-    import nltk
-
-    target.mkdir(parents=True, exist_ok=True)
-    for package in NLTK_PACKAGES:
-        if not nltk.download(package, download_dir=str(target), quiet=True, raise_on_error=True):
-            raise DataNotFoundError(f"NLTK could not download {package!r} into {target}")
-    config.setup_nltk(target.parent)  # NLTK may already be imported: point it at the new folder now
+def _fetch_ravdess_au(spec, target: Path, downloads: Path, *, progress: bool, force: bool) -> Path:
+    """Download ``au_mfcc.pkl`` (hash-checked, resumable) and convert it to the npz the loader reads."""
+    out = target.parent / AU_FILE
+    if out.is_file() and not force:
+        return target
+    remote = spec.remotes[0]
+    downloads.mkdir(parents=True, exist_ok=True)
+    pickled = download(remote.url, downloads / remote.filename, sha256=remote.sha256, progress=progress)
+    convert_au_pickle(pickled, out)
+    pickled.unlink()  # the npz holds everything the course uses
     return target
-
-
-def model_path(name: str, root: str | Path | None = None) -> Path:
-    """Return the file of a pretrained model that the course uses (``yunet``, ``face_landmarker``).
-
-    Raises a one-line :class:`~mmer_utils.errors.DataNotFoundError` with the fetch command when missing.
-    """
-    spec = get_spec(name)
-    if not spec.remotes or spec.remotes[0].extract_to is not None:
-        raise ValueError(f"{name} is a data set, not a model file")
-    base = Path(root) if root is not None else config.data_root(must_exist=False)
-    path = base / spec.folder / spec.remotes[0].filename
-    if not path.is_file():
-        raise DataNotFoundError(f"{spec.name} model not found at {path}: run `{spec.fetch_command}`")
-    return path

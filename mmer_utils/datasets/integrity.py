@@ -8,13 +8,15 @@ package ships) and the counts its source publishes.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from ._common import dataset_dir
-from .download import verify_files
-from .registry import get_spec
+from .download import sha256sum, verify_files
+from .loaders import LOADERS, loader_for
+from .registry import FER2013_IMAGES_DIGEST, get_spec
 
 
 @dataclass
@@ -59,7 +61,23 @@ def shipped_checksums(name: str) -> dict[str, str]:
         with resources.as_file(text) as path:
             return {f"Audio_Speech_Actors_01-24/{rel}": h for rel, h in read_manifest(path).items()}
     spec = get_spec(name)
-    return {r.filename: r.sha256 for r in spec.remotes if r.sha256}
+    if spec.name == "ravdess_au":
+        return {}  # the pickle is checked when it is downloaded, then converted and deleted
+    # Archives are unpacked and deleted: only files kept as downloaded can be checked later.
+    return {r.filename: r.sha256 for r in spec.remotes if r.sha256 and r.extract_to is None}
+
+
+def tree_digest(root, folders=("train", "test")) -> tuple[str, int]:
+    """SHA-256 of the ``sha256sum``-style listing (``HASH  PATH`` lines, sorted by path) of every
+    file under ``folders`` of ``root``, and the number of files.
+
+    One constant then checks a whole tree of images without shipping a line per file.
+    """
+    root = Path(root)
+    files = sorted(p for folder in folders if (root / folder).is_dir() for p in (root / folder).rglob("*")
+                   if p.is_file())
+    listing = "".join(f"{sha256sum(p)}  {p.relative_to(root).as_posix()}\n" for p in files)
+    return hashlib.sha256(listing.encode()).hexdigest(), len(files)
 
 
 def verify(name: str, root: str | Path | None = None, *, counts: bool = True) -> VerifyReport:
@@ -82,6 +100,8 @@ def verify(name: str, root: str | Path | None = None, *, counts: bool = True) ->
             expected = {}  # a re-encoded copy (e.g. FLAC) cannot match the WAV hashes
             report.notes.append("no original WAV files and no MANIFEST.sha256: checksums skipped")
         report.checksum_source = "the package's checksums of the official files" if expected else "nothing"
+        if spec.name == "fer2013" and (base / "train").is_dir():
+            _check_fer2013_images(base, report)
     if expected:
         for problem in verify_files(base, expected):
             # A README edited after its manifest was written is documentation, not data.
@@ -95,10 +115,18 @@ def verify(name: str, root: str | Path | None = None, *, counts: bool = True) ->
     return report
 
 
-def _check_counts(name: str, root, report: VerifyReport) -> None:
-    from . import loader_for
+def _check_fer2013_images(base: Path, report: VerifyReport) -> None:
+    """The Kaggle folders (``msambare/fer2013``, ``archive.zip``): one digest over all 35,887 images."""
+    digest, n = tree_digest(base)
+    report.checksum_source = "the package's digest of the 35,887 images of Kaggle's msambare/fer2013"
+    report.checked = n
+    if digest != FER2013_IMAGES_DIGEST:
+        report.problems.append(f"the {n:,} images under train/ and test/ differ from Kaggle's msambare/fer2013 "
+                               "release (a file changed, missing or added); unpack archive.zip again")
 
-    if name not in {"fer2013", "ravdess", "essays", "meld", "emotion"}:
+
+def _check_counts(name: str, root, report: VerifyReport) -> None:
+    if name not in LOADERS:
         return
     df = loader_for(name)(root)
     spec = get_spec(name)
@@ -106,6 +134,8 @@ def _check_counts(name: str, root, report: VerifyReport) -> None:
         got = df["usage"].value_counts().to_dict()
     elif name == "ravdess":
         got = {"clips": len(df), "actors": df["actor"].nunique()}
+    elif name == "ravdess_au":
+        got = {"clips": len(df)}
     elif name == "essays":
         got = {"essays": len(df)}
     else:

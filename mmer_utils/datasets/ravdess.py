@@ -95,7 +95,7 @@ def load_ravdess_action_units(root: str | Path | None = None) -> pd.DataFrame:
     if not path.is_file():
         raise DataNotFoundError(
             f"RAVDESS action units not found at {path}: they are not part of the official audio zip; "
-            "put openface_au_clipmean_speech.npz (OpenFace AUs of the speech videos) there"
+            "run `python -m mmer_utils.datasets fetch ravdess_au` (downloads and converts their public source)"
         )
     with np.load(path, allow_pickle=False) as npz:
         au = pd.DataFrame(npz["au"], columns=[str(c) for c in npz["au_columns"]])

@@ -18,6 +18,7 @@ class Remote:
     filename: str
     sha256: str | None = None
     extract_to: str | None = None  # folder (relative to the data set) to unpack an archive into
+    members_root: str | None = None  # unpack only this folder of the archive (without the folder itself)
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,19 @@ class DatasetSpec:
 _MELD_COMMIT = "2d2011b409d3ca2d7e94460cd007d434b1d0a102"
 _EMOTION_COMMIT = "6acbb8a7a763f9d664d89f007b5db0d23d4053e7"
 _EMOTION_PATH = "backend/ml_models/emotion_detection/SetFit_emotion"
-_ZOO_COMMIT = "82b38c8f98e7b52aa171400f3e4c722352d0669f"
+# NLTK's own data repository (github.com/nltk/nltk_data, the source of `nltk.download`), at fixed
+# commits. stopwords: the commit whose index.xml lists MD5 8726a900... for it (the SHA-256 below is of
+# those bytes). The other three: a later commit whose index.xml gives SHA-256 checksums.
+_NLTK_STOPWORDS_COMMIT = "5db857e6f7df11eabb5e5665836db9ec8df07e28"
+_NLTK_COMMIT = "550b6625bcef1f2abff2ff770a5a0d272c9c6b2a"
+_NLTK_RAW = "https://raw.githubusercontent.com/nltk/nltk_data/{commit}/packages/{path}"
+# au_mfcc.pkl of KangHyunWook/Pytorch-implementation-of-Multimodal-emotion-recognition-on-RAVDESS-dataset (HEAD).
+_AU_COMMIT = "dd366fbcde5a8248195a47b7c0efd974f25f74c2"
+_AU_REPO = "KangHyunWook/Pytorch-implementation-of-Multimodal-emotion-recognition-on-RAVDESS-dataset"
+
+#: SHA-256 of the sorted ``sha256sum`` listing of the 35,887 images of Kaggle's msambare/fer2013
+#: (``train/`` and ``test/``; see :func:`mmer_utils.datasets.integrity.tree_digest`).
+FER2013_IMAGES_DIGEST = "ba23a043626a58bb104f5bf743f2127d5207f5adb6ab67f91f0f995381fa8f1e"
 
 DATASETS: dict[str, DatasetSpec] = {}
 
@@ -60,7 +73,8 @@ _add(DatasetSpec(
         "`python -m mmer_utils.datasets fetch fer2013`; otherwise download archive.zip from "
         "https://www.kaggle.com/datasets/msambare/fer2013 and run "
         "`python -m mmer_utils.datasets fetch fer2013 --archive archive.zip` "
-        "(the challenge's fer2013.csv is accepted too: put it in <data root>/fer2013/)"
+        "(the challenge's fer2013.csv is accepted too: put it in <data root>/fer2013/); in Colab, "
+        "`from mmer_utils.datasets.colab import upload_fer2013; upload_fer2013()` asks for either file"
     ),
     kaggle="msambare/fer2013",
     counts={"Training": 28709, "PublicTest": 3589, "PrivateTest": 3589},
@@ -88,9 +102,10 @@ _add(DatasetSpec(
     licence="WCPR 2013 terms: academic, non-commercial, no redistribution",
     citation="Pennebaker & King 1999, J. Pers. Soc. Psychol. 77(6), 1296-1312",
     how_to_get=(
-        "not downloadable automatically (no redistribution allowed): request essays.zip from the "
-        "WCPR 2013 / myPersonality distribution, then put essays.csv (or essays.csv.gz) in "
-        "<data root>/essays/, or run `python -m mmer_utils.datasets fetch essays --archive essays.zip`"
+        "not downloadable (the WCPR 2013 terms forbid redistribution): ask your instructor or the authors "
+        "(Pennebaker & King) for essays.csv, then put it (or essays.csv.gz) in <data root>/essays/, or run "
+        "`python -m mmer_utils.datasets fetch essays --archive essays.zip`; without it the text notebooks "
+        "skip their Big Five training sections"
     ),
     counts={"essays": 2467},
 ))
@@ -140,49 +155,61 @@ _add(DatasetSpec(
 ))
 
 _add(DatasetSpec(
-    name="yunet",
-    folder="models/face_detection_yunet",
-    title="YuNet face detector (OpenCV Zoo, ONNX, 0.2 MB)",
-    licence="MIT (OpenCV Zoo) / Apache-2.0 (libfacedetection.train)",
-    citation="Wu, Peng & Yu 2023, YuNet, Machine Intelligence Research 20(5)",
-    how_to_get="`python -m mmer_utils.datasets fetch yunet`",
-    remotes=(Remote(
-        url=f"https://github.com/opencv/opencv_zoo/raw/{_ZOO_COMMIT}/models/face_detection_yunet/face_detection_yunet_2023mar.onnx",
-        filename="face_detection_yunet_2023mar.onnx",
-        sha256="8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
-    ),),
-))
-
-_add(DatasetSpec(
-    name="face_landmarker",
-    folder="models/mediapipe_face_landmarker",
-    title="MediaPipe FaceLandmarker: 478 landmarks + 52 blendshapes per face (3.8 MB)",
-    licence="Apache-2.0 (MediaPipe)",
-    citation="Google MediaPipe Face Landmarker, float16 v1",
-    how_to_get="`python -m mmer_utils.datasets fetch face_landmarker`",
-    remotes=(Remote(
-        url="https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/float16/1/face_landmarker.task",
-        filename="face_landmarker.task",
-        sha256="64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff",
-    ),),
-))
-
-_add(DatasetSpec(
     name="nltk_data",
     folder="nltk_data",
     title="NLTK resources: stopwords, punkt_tab, averaged_perceptron_tagger_eng, wordnet",
-    licence="see each NLTK package",
+    licence="see each NLTK package (WordNet 3.0: Princeton WordNet licence)",
     citation="Bird, Klein & Loper 2009",
-    how_to_get="`python -m mmer_utils.datasets fetch nltk_data` (NLTK's own downloader, into <data root>/nltk_data)",
+    how_to_get=("`python -m mmer_utils.datasets fetch nltk_data` (four packages of NLTK's own data repository, "
+                "pinned and hash-checked, about 17 MB, into <data root>/nltk_data)"),
+    remotes=(
+        Remote(url=_NLTK_RAW.format(commit=_NLTK_STOPWORDS_COMMIT, path="corpora/stopwords.zip"),
+               filename="corpora/stopwords.zip",
+               sha256="15c94179887425ca1bedc265608cab9f27d650211f709bb929e320990a4b01d1"),
+        Remote(url=_NLTK_RAW.format(commit=_NLTK_COMMIT, path="corpora/wordnet.zip"),
+               filename="corpora/wordnet.zip",
+               sha256="cbda5ea6eef7f36a97a43d4a75f85e07fccbb4f23657d27b4ccbc93e2646ab59"),
+        # NLTK 3.9 reads these two only unzipped, as nltk.download leaves them
+        Remote(url=_NLTK_RAW.format(commit=_NLTK_COMMIT, path="tokenizers/punkt_tab.zip"),
+               filename="punkt_tab.zip", extract_to="tokenizers/punkt_tab", members_root="punkt_tab",
+               sha256="e57f64187974277726a3417ca6f181ec5403676c717672eef6a748a7b20e0106"),
+        Remote(url=_NLTK_RAW.format(commit=_NLTK_COMMIT, path="taggers/averaged_perceptron_tagger_eng.zip"),
+               filename="averaged_perceptron_tagger_eng.zip", extract_to="taggers/averaged_perceptron_tagger_eng",
+               members_root="averaged_perceptron_tagger_eng",
+               sha256="6025f530624335c67d6547d44757b357b4e79bae030a0383e9887a92c1718f0b"),
+    ),
+))
+
+_add(DatasetSpec(
+    name="ravdess_au",
+    folder="ravdess/video",
+    title="RAVDESS face action units: clip-mean OpenFace AUs of the 1,440 speech videos (for the fusion chapter)",
+    licence="CC BY-NC-SA 4.0 (derived from RAVDESS)",
+    citation=f"Livingstone & Russo 2018; AUs extracted with OpenFace by the authors of github.com/{_AU_REPO}",
+    how_to_get=("`python -m mmer_utils.datasets fetch ravdess_au` (au_mfcc.pkl from GitHub, 3.4 MB, hash-checked, "
+                "read with a restricted unpickler and converted to ravdess/video/openface_au_clipmean_speech.npz)"),
+    remotes=(Remote(
+        url=f"https://raw.githubusercontent.com/{_AU_REPO}/{_AU_COMMIT}/au_mfcc.pkl",
+        filename="au_mfcc.pkl",
+        sha256="7c450c0bc83e31b968168b280c123b740693d782c35b448141b402daa4556d5a",
+    ),),
+    counts={"clips": 1440},
 ))
 
 NLTK_PACKAGES = ("stopwords", "punkt_tab", "averaged_perceptron_tagger_eng", "wordnet")
+
+#: Names of the model files in :mod:`mmer_utils.video.assets` (not data sets; named here for error messages).
+MODEL_ASSETS = ("yunet", "face_landmarker")
 
 
 def get_spec(name: str) -> DatasetSpec:
     """Return the :class:`DatasetSpec` of ``name`` or raise a ValueError listing the known names."""
     key = name.lower().replace("-", "_")
-    key = {"dair_emotion": "emotion", "dair_ai": "emotion", "nltk": "nltk_data", "fer": "fer2013"}.get(key, key)
+    key = {"dair_emotion": "emotion", "dair_ai": "emotion", "nltk": "nltk_data", "fer": "fer2013",
+           "ravdess_action_units": "ravdess_au"}.get(key, key)
     if key not in DATASETS:
-        raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
+        extra = ""
+        if key in MODEL_ASSETS:
+            extra = f" ({name} is a model file: python -m mmer_utils.video.assets fetch {key})"
+        raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}{extra}")
     return DATASETS[key]

@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import MmerError
+from .assets import asset_path
 from .io import as_bgr, resize_max, to_gray
 
 #: The detectors :func:`detect_faces` knows.
@@ -125,10 +126,8 @@ def get_detector(name: str, input_size: tuple[int, int] | None = None):
     """The (cached) detector object behind ``name``: ``cv2.FaceDetectorYN`` (needs the
     ``(width, height)`` it will see), ``cv2.CascadeClassifier`` or dlib's detector."""
     if name == "yunet":
-        from ..datasets.fetch import model_path
-
         width, height = input_size or (320, 320)
-        return _yunet(str(model_path("yunet")), int(width), int(height))
+        return _yunet(str(asset_path("yunet")), int(width), int(height))
     if name == "haar":
         return _haar()
     if name == "hog":

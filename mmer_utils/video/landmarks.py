@@ -39,6 +39,7 @@ import pandas as pd
 from .. import config
 from ..atomic import atomic_save_npz
 from ..errors import DataNotFoundError, MmerError
+from .assets import asset_path
 
 #: Number of mesh points (468 face + 10 iris).
 N_LANDMARKS = 478
@@ -160,7 +161,7 @@ class FaceLandmarker:
     Parameters
     ----------
     model_path : path of ``face_landmarker.task`` (default
-        :func:`mmer_utils.datasets.fetch.model_path` ``("face_landmarker")``).
+        :func:`mmer_utils.video.assets.asset_path` ``("face_landmarker")``).
     mode : "image" (independent images) or "video" (frames in order, with timestamps: the face
         is tracked, which is faster and steadier).
     num_faces : most faces returned per image.
@@ -178,13 +179,11 @@ class FaceLandmarker:
         if num_faces < 1:
             raise LandmarkInputError(f"num_faces must be at least 1, got {num_faces}")
         if model_path is None:
-            from ..datasets.fetch import model_path as _model_path
-
-            model_path = _model_path("face_landmarker")
+            model_path = asset_path("face_landmarker")
         model_path = Path(model_path)
         if not model_path.is_file():
             raise DataNotFoundError(f"face landmarker model not found at {model_path}: "
-                                    f"run `python -m mmer_utils.datasets fetch face_landmarker`")
+                                    f"run `python -m mmer_utils.video.assets fetch face_landmarker`")
         from mediapipe.tasks import python as mpt
         from mediapipe.tasks.python import vision
 
@@ -435,9 +434,7 @@ def landmark_faces(faces, *, size: int = SMALL_FACE_SIZE, pad: int = SMALL_FACE_
     if faces.dtype != np.uint8:
         raise LandmarkInputError(f"faces must be uint8 (0-255), got dtype {faces.dtype}")
     if model_path is None:
-        from ..datasets.fetch import model_path as _model_path
-
-        model_path = _model_path("face_landmarker")
+        model_path = asset_path("face_landmarker")
     model_path = Path(model_path)
     key = _cache_key(faces, size, pad, model_path)
     path = config.cache_dir("landmarks") / f"faces_{key}.npz"

@@ -57,6 +57,7 @@ from ..errors import DataNotFoundError
 from ..labels import FER2013, source_of
 from ..persist import ModelFileError, load_payload, load_shipped, save_payload
 from ..timeline import shared_timeline
+from .assets import asset_path
 from .data import to_model_input
 from .faces import DETECTORS, Face, FaceError, crop_faces, detect_faces
 from .io import as_bgr, to_gray
@@ -113,10 +114,8 @@ def _no_per_call_cache(classifier) -> None:
 
 def yunet_available() -> bool:
     """True when YuNet's model file is where the course looks for it (the data root's ``models/``)."""
-    from ..datasets.fetch import model_path
-
     try:
-        model_path("yunet")
+        asset_path("yunet")
     except DataNotFoundError:
         return False
     return True
@@ -153,7 +152,7 @@ class FaceEmotionModel:
             # The shipped models need no data folder: without YuNet's file, OpenCV's Haar cascade
             # (inside the opencv package) finds frontal faces, a little less reliably.
             self.notes.append("faces found with OpenCV's Haar cascade: the YuNet detector is not installed "
-                              "(python -m mmer_utils.datasets fetch yunet)")
+                              "(python -m mmer_utils.video.assets fetch yunet)")
             detector, align, margin = "haar", False, None
         self.classifier = classifier
         self.detector = detector
