@@ -219,6 +219,7 @@ ROUTES = {
     "/r/<token>/recordings/<name>", "/r/<token>/delete", "/recruiter/", "/recruiter/login", "/recruiter/logout",
     "/recruiter/candidates/<int:interview_id>", "/recruiter/candidates/<int:interview_id>/figures/<name>.png",
     "/recruiter/compare", "/static/<path:filename>",
+    "/static/models/<name>.onnx", "/browser/check",   # the in-browser face models: tests/test_browser_app.py
 }
 
 

@@ -68,7 +68,7 @@ DEFAULTS = {
     "VIDEO_MAX_SIDE": 640,
     "FACE_EVERY": 2,
     "BROWSER_FACE": True,        # live face overlay and private mode, when the vendored runtime is there
-    "MAX_FACE_JSON_BYTES": 2 * 1024 * 1024,   # private mode: the browser's face emotions (JSON)
+    "MAX_FACE_JSON_BYTES": 400_000,   # private mode: the browser's face emotions (JSON; Werkzeug keeps form fields under 500 kB)
     "MODELS_DIR": None,          # default: the models shipped with the course
     "MODELS_LOADER": None,       # a callable returning PortraitModels (tests); overrides MODELS_DIR
     "RESUME_JOBS": True,

@@ -15,7 +15,7 @@ import zipfile
 from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template, request, send_file, session,
                    url_for)
 
-from . import MODES
+from . import MODES, private_face
 from .db import now
 from .media import InputError, check_text, decode_audio, decode_video, describe_content, text_from_upload
 
@@ -153,7 +153,13 @@ def submit():
             except InputError as exc:
                 errors["text"] = str(exc)
         video_ok = False
-        if "video" in need:
+        if "video" in need and request.form.get("private") == "yes":   # private mode: no video, only face emotions
+            try:
+                inputs["face"] = private_face.accept(request.form.get("face_json"), video_upload=_upload("video"),
+                                                     mode=mode, folder=folder, config=cfg)
+            except InputError as exc:
+                errors["video"] = str(exc)
+        elif "video" in need:
             upload = _upload("video")
             if upload is None:
                 errors["video"] = "No video: record your answer with the camera, or upload a video file."

@@ -243,9 +243,14 @@ class JobRunner:
         models = shared_models(self.models_key, self.models_loader)
         self.db.set_state(token, "running", step="analysing your answer")
         text = None if text is None else text.read_text(encoding="utf-8")
-        portrait = build_portrait(models, text=text, audio=None if audio is None else str(audio),
-                                  video=None if video is None else str(video), name=row["name"],
-                                  face_every=self.face_every)
+        if inputs.get("face"):   # private mode: the face emotions computed in the browser, no video (private_face)
+            from .private_face import FILE_NAME, build_private_portrait
+
+            portrait = build_private_portrait(models, folder / FILE_NAME, name=row["name"])
+        else:
+            portrait = build_portrait(models, text=text, audio=None if audio is None else str(audio),
+                                      video=None if video is None else str(video), name=row["name"],
+                                      face_every=self.face_every)
         if video is not None and (portrait.face_timeline is None or portrait.face_timeline.empty):
             raise InputError(f"No face was found in the video ({portrait.face_frames} frames analysed): record "
                              "again facing the camera, with light on your face and nothing covering it.")

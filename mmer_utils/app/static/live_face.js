@@ -315,7 +315,7 @@
             analysed += 1;
             var main = largest(faces);
             if (main) {
-              records.push({ t: Math.round(at * 1000) / 1000, p: main.proba.map(function (v) { return +v.toFixed(6); }),
+              records.push({ f: analysed - 1, t: Math.round(at * 1000) / 1000, p: main.proba.map(function (v) { return +v.toFixed(6); }),
                              box: [main.x, main.y, main.w, main.h], score: +main.score.toFixed(4) });
               counts[main.emotion] = (counts[main.emotion] || 0) + 1;
             }
