@@ -1,5 +1,7 @@
 """The text chapter's inference API (candidate view): synthetic corpora for the logic, real data once."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -176,3 +178,48 @@ def test_quick_bundle_on_the_real_essays_and_meld(tmp_path):
     back = TextAnswerModel.load(path, emotion_path=tmp_path / "quick_emotion.skops")
     pd.testing.assert_series_equal(back.analyse(essay).percentiles, view.percentiles)
     pd.testing.assert_series_equal(back.analyse(essay).emotions, view.emotions)
+
+
+def test_a_binary_or_foreign_answer_file_is_said_in_one_line(model, tmp_path, capsys):
+    """Tried as a new user would: a video, a PDF and a missing file given to ``analyse --file``."""
+    path = model.save(tmp_path / "m.skops")
+    cases = {"video.mp4": b"\x00\x00\x00\x18ftypmp42" + bytes(300), "letter.pdf": b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj",
+             "noise.txt": bytes(range(1, 32)) * 40}
+    expected = {"video.mp4": "not a text file (it holds binary data)", "letter.pdf": "it is a PDF",
+                "noise.txt": "not a text file"}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        assert predict.main(["analyse", "--file", str(tmp_path / name), "--model", str(path)]) == 2
+        captured = capsys.readouterr()
+        assert captured.err.startswith("error: ") and captured.err.count("\n") == 1, captured.err
+        assert expected[name] in captured.err and "Traceback" not in captured.err and not captured.out
+    assert predict.main(["analyse", "--file", str(tmp_path / "none.txt"), "--model", str(path)]) == 2
+    assert "none.txt not found" in capsys.readouterr().err
+    # Windows-1252 with a BOM-less curly apostrophe still reads
+    (tmp_path / "cp1252.txt").write_bytes(("party friends talk " * 20 + "don\x92t").encode("latin-1"))
+    assert predict.read_text_file(tmp_path / "cp1252.txt").endswith("don’t")
+
+
+def test_a_text_not_in_english_gets_a_note_with_the_share_recognised(model, tmp_path, capsys):
+    german = ("Ich habe im letzten Jahr ein Team geleitet. Die Arbeit war schwer, aber wir haben das Projekt "
+              "pünktlich abgeschlossen, und ich habe viel gelernt.")
+    view = model.analyse(german)
+    assert view.low_confidence
+    note = next(n for n in view.notes if "read English" in n)
+    known, total = predict.known_words(german, model.vocabulary)
+    assert total == 24 and known < 0.6 * total
+    assert f"they recognise {known} of the {total} words" in note
+    english = "party friends talk dance " * 15
+    assert predict.language_note(english, model.vocabulary) is None
+    assert not any("read English" in n for n in model.analyse(english).notes)
+    assert predict.known_words("去年我带领一个团队。") == (0, 1)
+    # the command line: the note, whole-number percentiles and no empty header row
+    path = model.save(tmp_path / "m.skops")
+    (tmp_path / "de.txt").write_text(german, encoding="utf-8")
+    assert predict.main(["analyse", "--file", str(tmp_path / "de.txt"), "--model", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "note: the models read English" in out
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if "P(high)" in line)
+    assert lines[header + 1].split()[0] == "extraversion"           # no "trait" row between
+    assert re.fullmatch(r"extraversion\s+0\.\d{3}\s+\d{1,3}", lines[header + 1].strip())

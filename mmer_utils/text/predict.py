@@ -132,6 +132,100 @@ def content_words(text: str, *, lemma: bool = True) -> tuple[list[str], str | No
         return _plain_content_words(text), NO_NLTK_NOTE
 
 
+#: File starts that say "not a text file" (what a user may hand over by mistake), by what they are.
+_BINARY_MAGIC = ((b"%PDF", "a PDF (give its text, or upload it to the app, which reads PDFs)"),
+                 (b"PK\x03\x04", "a ZIP archive or an Office document (save it as plain text)"),
+                 (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"RIFF", "a RIFF file (WAV/AVI)"),
+                 (b"OggS", "an Ogg recording"), (b"fLaC", "a FLAC recording"), (b"ID3", "an MP3 recording"),
+                 (b"\x1aE\xdf\xa3", "a WebM/Matroska recording"), (b"\x7fELF", "a program"))
+
+
+def read_text_file(path, *, what: str = "text file") -> str:
+    """The text of a file: UTF-8 (with or without BOM), else Windows-1252.
+
+    A missing file, a binary one (a PDF, an image, a recording...) and one that decodes
+    to mostly control characters are one-line errors (:class:`~mmer_utils.errors.DataNotFoundError`,
+    :class:`~mmer_utils.errors.UnreadableFileError`), never a ``UnicodeDecodeError``.
+    """
+    from ..errors import UnreadableFileError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"{what} {path} not found")
+    raw = path.read_bytes()
+    head = raw[:4096]
+    for magic, kind in _BINARY_MAGIC:
+        if head.startswith(magic):
+            raise UnreadableFileError(f"{path} is not a text file: it is {kind}")
+    if b"\x00" in head:
+        raise UnreadableFileError(f"{path} is not a text file (it holds binary data): give a plain-text (.txt) file")
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # cp1252 leaves five bytes undefined
+        raise UnreadableFileError(f"{path} is neither UTF-8 nor Windows-1252 text: save it as UTF-8 plain text")
+    controls = sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\t\n\r\f")
+    if controls > 0.05 * max(1, len(text[:4096])):
+        raise UnreadableFileError(f"{path} is not a text file (it holds binary data): give a plain-text (.txt) file")
+    return text
+
+
+#: An answer is said not to be (mostly) English below this share of words the models know.
+MIN_KNOWN_SHARE = 0.6
+_ANY_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+def _find_vocabulary(obj, depth: int = 3):
+    """The ``vocabulary_`` of the first fitted vectorizer inside ``obj`` (a pipeline, a TraitClassifier...)."""
+    if obj is None or depth < 0:
+        return None
+    vocab = getattr(obj, "vocabulary_", None)
+    if isinstance(vocab, dict) and vocab:
+        return vocab
+    parts = [step for _, step in getattr(obj, "steps", [])]
+    parts += [getattr(obj, name, None) for name in ("features_", "vectorizer_", "vectorizer", "features")]
+    for part in parts:
+        found = _find_vocabulary(part, depth - 1)
+        if found:
+            return found
+    return None
+
+
+def known_words(text: str, vocabulary=None) -> tuple[int, int]:
+    """``(known, total)``: how many of the words of ``text`` (letters of any script) the models read.
+
+    A word is known when it is in ``vocabulary`` (a model's TF-IDF vocabulary), or, without
+    one, in scikit-learn's English stop words or made of the Latin letters A-Z only.
+
+    >>> known_words("Ich habe ein Team geleitet", {"team", "ein"})
+    (2, 5)
+    >>> known_words("去年我带领一个团队。")
+    (0, 1)
+    """
+    words = [w.lower() for w in _ANY_WORD.findall(text)]
+    if vocabulary is None:
+        known = sum(1 for w in words if re.fullmatch(r"[a-z']+", w))
+    else:
+        known = sum(1 for w in words if w in vocabulary or w.split("'")[0] in vocabulary)
+    return known, len(words)
+
+
+def language_note(text: str, vocabulary=None, *, min_share: float = MIN_KNOWN_SHARE) -> str | None:
+    """A one-line caveat when the models recognise less than ``min_share`` of the words (else None).
+
+    >>> language_note("Ich habe im letzten Jahr ein Team geleitet", {"team", "ein", "im"})
+    'the models read English: they recognise 3 of the 8 words of this text (38 %); its traits and emotions mean little'
+    """
+    known, total = known_words(text, vocabulary)
+    if total == 0 or known >= min_share * total:
+        return None
+    return (f"the models read English: they recognise {known} of the {total} words of this text "
+            f"({100 * known / total:.0f} %); its traits and emotions mean little")
+
+
 def split_sentences(text: str) -> list[str]:
     """The sentences of ``text`` (split after ``.``, ``!``, ``?`` and at line breaks) that hold a letter.
 
@@ -442,6 +536,11 @@ class TextAnswerModel:
         """(n, 5) P(high) per trait for a list of texts (each checked: empty text raises)."""
         return pd.DataFrame(self.predict_proba(texts), columns=self.labels)
 
+    @property
+    def vocabulary(self) -> dict | None:
+        """The words the Big Five model's TF-IDF knows (None when it has no vocabulary to show)."""
+        return _find_vocabulary(self.traits_model)
+
     def percentiles(self, probabilities: pd.DataFrame | pd.Series) -> pd.DataFrame:
         """Percentile (0-100) of each probability among the population, per trait
         (:func:`percentile_from_quantiles`: ties count half)."""
@@ -473,7 +572,11 @@ class TextAnswerModel:
         if not words:
             raise EmptyTextError("answer has no words (only punctuation or symbols): nothing to analyse")
         low = len(words) < self.min_words
-        if low:
+        language = language_note(text, self.vocabulary)
+        if language:
+            low = True
+            notes.append(language)
+        if len(words) < self.min_words:
             notes.append(f"only {len(words)} words (< {self.min_words}): the trait estimates are close to chance; "
                          "longer answers give more reliable estimates")
         clean, note = content_words(text)
@@ -609,7 +712,7 @@ def main(argv=None) -> int:
             return 0
         if bool(args.text) == bool(args.file):
             parser.error("give the answer as an argument or with --file (one of them)")
-        text = Path(args.file).read_text(encoding="utf-8") if args.file else args.text
+        text = read_text_file(args.file, what="answer file") if args.file else args.text
         if args.model:
             sibling = emotion_sibling(args.model)
             model = TextAnswerModel.load(args.model, emotion_path=sibling if sibling.is_file() else None)
@@ -618,7 +721,8 @@ def main(argv=None) -> int:
         view = model.analyse(text)
         print(view.summary())
         table = pd.DataFrame({"P(high)": view.traits, "percentile": view.percentiles}).rename(index=TRAIT_NAMES)
-        print(table.round(3).to_string())
+        table.index.name = None   # no empty "trait" header row
+        print(table.to_string(formatters={"P(high)": "{:.3f}".format, "percentile": "{:.0f}".format}))
         print("most common words:", ", ".join(f"{w} ({c})" for w, c in view.words[:10]))
         return 0
     except (MmerError, OSError) as exc:
