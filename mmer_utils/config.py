@@ -147,6 +147,9 @@ def short_errors_in_notebooks() -> bool:
     return True
 
 
+_TOLD: set = set()  # data sets whose "how to get it" a skipped cell has already printed
+
+
 def register_needs_magic() -> bool:
     """Register the cell magic ``%%needs NAME [NAME ...]`` in IPython; True when a shell was found.
 
@@ -169,8 +172,9 @@ def register_needs_magic() -> bool:
         names = [get_spec(n).name for n in line.split()]
         missing = [n for n in names if not available(n, quiet=True)]
         if missing:
-            print(f"skipped: this cell needs {', '.join(missing)} "
-                  f"(python -m mmer_utils.datasets list says how to get it)")
+            how = "".join(f"; {n}: {get_spec(n).how_to_get}" for n in missing if n not in _TOLD)
+            _TOLD.update(missing)
+            print(f"skipped: this cell needs {', '.join(missing)}" + (how or " (how to get it: the first skipped cell)"))
             return None
         tree = ast.parse(cell)
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
@@ -184,21 +188,20 @@ def register_needs_magic() -> bool:
     return True
 
 
-def setup_notebook() -> dict:
-    """What a course notebook's setup cell calls: returns what was set up.
+def setup_notebook() -> None:
+    """What a course notebook's setup cell calls.
 
     Importing :mod:`mmer_utils` changes nothing; this call, explicitly, (1) shows the package's
     errors as one line in IPython (:func:`short_errors_in_notebooks`), (2) points NLTK at
     ``<data root>/nltk_data`` (:func:`setup_nltk`) and (3) registers the cell magic ``%%needs``
     (:func:`register_needs_magic`) with which a notebook skips the cells whose data set is
-    missing. Outside IPython only (2) applies.
+    missing. Outside IPython only (2) applies. Returns None, so that the setup cell shows nothing.
 
-    >>> sorted(setup_notebook())
-    ['needs_magic', 'nltk_data', 'short_errors']
+    >>> setup_notebook()
     """
-    nltk_dir = setup_nltk()
-    return {"short_errors": short_errors_in_notebooks(), "nltk_data": str(nltk_dir) if nltk_dir else None,
-            "needs_magic": register_needs_magic()}
+    setup_nltk()
+    short_errors_in_notebooks()
+    register_needs_magic()
 
 
 def import_tensorflow_quietly() -> None:

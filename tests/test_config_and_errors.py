@@ -113,8 +113,9 @@ def test_setup_notebook_installs_one_line_errors_nltk_and_the_needs_magic(isolat
     (isolated_root / "meld").mkdir()
     shell = InteractiveShell.instance()
     try:
-        done = mmer_utils.setup_notebook()
-        assert done["short_errors"] and done["needs_magic"]
+        assert mmer_utils.setup_notebook() is None
+        assert "needs" in shell.magics_manager.magics["cell"]
+        assert shell.custom_exceptions  # MmerError is shown as one line
         capsys.readouterr()
         shell.run_cell("%%needs essays\nran = 'essays'")
         assert "ran" not in shell.user_ns
