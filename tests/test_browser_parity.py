@@ -177,7 +177,7 @@ def test_browser_detection_finds_the_faces_python_finds(page):
     n = len(frames)
     print(f"detection on {n} frames: both {both}, Python only {python_only}, browser only {browser_only}, "
           f"neither {neither}; box IoU median {np.median(ious):.3f} (min {min(ious):.3f}); "
-          f"labels equal {np.mean(same_label):.3f}; max |diff| of probabilities {max(diffs):.3f}")
+          f"labels equal {np.mean(same_label):.3f}; max |diff| of probabilities {max(diffs):.2e}")
     assert both >= 0.9 * (both + python_only) and both >= n // 2, (both, python_only, browser_only)
     assert browser_only <= max(1, n // 20)
     assert np.median(ious) >= 0.9 and min(ious) >= 0.5

@@ -14,9 +14,16 @@ the app works as before (the server analyses the uploaded video).
 
 Pages that run WebAssembly get ``'wasm-unsafe-eval'`` in their Content-Security-Policy
 (compiling WebAssembly; no JavaScript ``eval``); every other page keeps the strict policy.
+The runtime runs on one thread (its threads would need a cross-origin-isolated page, and its
+worker did not start in headless Chromium here; docs/browser.md).
 """
 
 from __future__ import annotations
+
+import functools
+import hashlib
+import io
+from pathlib import Path
 
 from flask import Blueprint, abort, current_app, render_template, request, send_file, url_for
 
@@ -67,6 +74,27 @@ def live_status() -> dict:
     return out
 
 
+@functools.lru_cache(maxsize=2)
+def dynamic_yunet(path: str, mtime: float) -> bytes:
+    """YuNet's ONNX file with a free input size instead of its fixed 640x640.
+
+    The network is fully convolutional (its reshapes are ``[1, -1, k]``, its upsampling a scale),
+    so, like OpenCV's ``FaceDetectorYN``, the browser can run it on the frame padded to a multiple
+    of 32 (640x480 stays 640x480: a quarter less work than 640x640, and the same input as Python's).
+    Only the declared shapes change, never a weight.
+    """
+    import onnx
+
+    model = onnx.load_model(path)
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_param, dims[3].dim_param = "height", "width"
+    for out in model.graph.output:
+        out.type.tensor_type.shape.dim[1].dim_param = "anchors"
+    del model.graph.value_info[:]
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
 @bp.get("/static/models/<name>.onnx")
 def model(name):
     if name not in ("face_emotion", "yunet"):
@@ -74,6 +102,11 @@ def model(name):
     path = _model_file(name)
     if path is None:
         abort(404)
+    if name == "yunet":
+        data = dynamic_yunet(str(path), Path(path).stat().st_mtime)
+        response = send_file(io.BytesIO(data), mimetype="application/octet-stream", max_age=3600,
+                             download_name="yunet.onnx", etag=hashlib.sha256(data).hexdigest()[:32])
+        return response
     return send_file(path, mimetype="application/octet-stream", max_age=3600)
 
 

@@ -34,12 +34,17 @@
     if (!window.ort) { throw new Error("onnxruntime-web is not loaded"); }
     var o = this.options;
     ort.env.wasm.wasmPaths = o.wasmPaths;      // the app's static folder: never a CDN
-    ort.env.wasm.numThreads = 1;               // threads need cross-origin isolation; one is enough here
+    ort.env.wasm.numThreads = o.threads || 1;  // threads need a cross-origin-isolated page (docs/browser.md)
     ort.env.wasm.proxy = false;
     ort.env.logLevel = "error";
     var opts = { executionProviders: ["wasm"], graphOptimizationLevel: "all" };
     this.face = await ort.InferenceSession.create(o.faceModel, opts);
-    if (o.detectorModel) { this.detector = await ort.InferenceSession.create(o.detectorModel, opts); }
+    if (o.detectorModel) {
+      this.detector = await ort.InferenceSession.create(o.detectorModel, opts);
+      var meta = this.detector.inputMetadata && this.detector.inputMetadata[0];
+      var shape = meta && meta.shape;   // [1, 3, h, w]: numbers when fixed, names when free
+      this.fixedSize = shape && typeof shape[3] === "number" ? shape[3] : (o.detectorSize || null);
+    }
     return this;
   };
 
@@ -83,14 +88,17 @@
       ctx2.drawImage(c1, 0, 0, sw, sh);
       src = ctx2.getImageData(0, 0, sw, sh).data; w = sw; h = sh;
     }
-    var plane = DET_SIZE * DET_SIZE, x = new Float32Array(3 * plane);   // BGR planes, 0-255, zero padding
+    // like OpenCV's FaceDetectorYN: padded (zeros, bottom and right) to a multiple of 32; a detector file
+    // with a fixed input size (YuNet's own: 640x640) gets the frame padded to that size instead
+    var padW = this.fixedSize || Math.ceil(w / 32) * 32, padH = this.fixedSize || Math.ceil(h / 32) * 32;
+    var plane = padW * padH, x = new Float32Array(3 * plane);   // BGR planes, 0-255
     for (var r = 0; r < h; r++) {
       for (var c = 0; c < w; c++) {
-        var j = (r * w + c) * 4, k = r * DET_SIZE + c;
+        var j = (r * w + c) * 4, k = r * padW + c;
         x[k] = src[j + 2]; x[plane + k] = src[j + 1]; x[2 * plane + k] = src[j];
       }
     }
-    return x;
+    return { data: x, width: padW, height: padH };
   };
 
   MmerFace.prototype.detect = async function (frame) {
@@ -98,12 +106,12 @@
     var W = frame.width, H = frame.height;
     var scale = Math.max(W, H) > this.maxSide ? this.maxSide / Math.max(W, H) : 1;
     if (Math.round(Math.max(W, H) * scale) > DET_SIZE) { throw new Error("frame too large for the detector"); }
-    var feeds = {};
-    feeds[this.detector.inputNames[0]] = new ort.Tensor("float32", this._blob(frame, scale), [1, 3, DET_SIZE, DET_SIZE]);
+    var blob = this._blob(frame, scale), feeds = {};
+    feeds[this.detector.inputNames[0]] = new ort.Tensor("float32", blob.data, [1, 3, blob.height, blob.width]);
     var out = await this.detector.run(feeds);
     var cands = [];
     for (var s = 0; s < STRIDES.length; s++) {
-      var st = STRIDES[s], cols = DET_SIZE / st, rows = DET_SIZE / st;
+      var st = STRIDES[s], cols = blob.width / st, rows = blob.height / st;
       var cls = out["cls_" + st].data, obj = out["obj_" + st].data, bbox = out["bbox_" + st].data,
           kps = out["kps_" + st].data;
       for (var r = 0; r < rows; r++) {
