@@ -20,6 +20,7 @@ fails in CI (``MMER_REQUIRE_DATA=1`` or ``CI`` set).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -408,6 +409,126 @@ def test_a_candidate_in_a_real_browser(media, server, browser):
     assert _http_status(base + earlier_link) == 200      # the other candidate is untouched
     assert [r["name"] for r in ext["db"].done()] == [EARLIER]
     print(f"end-to-end: {time.perf_counter() - started:.0f} s, {len(_SHOTS)} screenshots in {SCREENSHOTS}")
+
+
+def _live_ready(driver, timeout=90):
+    """Wait until the answer page's in-browser face models are loaded (or say why they are not)."""
+    def state(drv):
+        return drv.execute_script("var b = document.querySelector('fieldset.recorder[data-kind=video]');"
+                                  "return b && b.getAttribute('data-live')") in ("ready", "failed")
+    _wait(driver, state, timeout=timeout, what="the in-browser face models")
+    live = driver.execute_script("return document.querySelector('fieldset.recorder[data-kind=video]')"
+                                 ".getAttribute('data-live')")
+    assert live == "ready", _text(driver, ".live-note")
+
+
+def _record_with_overlay(driver, seconds: int, shot: str):
+    """Record ``seconds`` of video with the live overlay on; check that it found and read faces while recording."""
+    box = "fieldset.recorder[data-kind=video]"
+    status = box + " .rec-status"
+    _click(driver, box + " [data-action=start]")
+
+    def recorded_enough(drv):
+        m = re.search(r"Recording… (\d+) s", _text(drv, status))
+        return m is not None and int(m.group(1)) >= seconds
+    _wait(driver, recorded_enough, timeout=seconds + 40, what=f"{seconds} s of recording")
+    _wait(driver, lambda drv: int(drv.find_element("css selector", box).get_attribute("data-live-faces") or 0) >= 2,
+          what="faces found by the live overlay")
+    emotion = driver.find_element("css selector", box).get_attribute("data-live-emotion")
+    assert emotion in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"), emotion
+    # the box and its label are drawn over the preview; the strip's bars moved
+    drawn = driver.execute_script("var c = document.querySelector('.live-overlay');"
+                                  "var d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+                                  "for (var i = 3; i < d.length; i += 4) { if (d[i]) { return true; } } return false;")
+    assert drawn
+    widths = driver.execute_script("return Array.from(document.querySelectorAll('.live-bar'))"
+                                   ".map(function (b) { return parseFloat(b.style.width) || 0; })")
+    assert len(widths) == 7 and 95 <= sum(widths) <= 105, widths
+    shoot(driver, shot)
+    _click(driver, box + " [data-action=stop]")
+    _wait(driver, lambda drv: _text(drv, status).startswith("Recorded "), what="the end of the recording")
+    return json.loads(driver.find_element("id", "face-json").get_attribute("value") or "null")
+
+
+@pytest.mark.data
+def test_live_face_overlay_and_private_mode_in_a_real_browser(media, server, browser):
+    """The video interview twice: recorded with the live overlay and sent as a video; then in private
+    mode, where only the browser's face emotions are sent (the server's log of the request proves it)."""
+    from mmer_utils.bench.browser_face import browser_problem
+
+    problem = browser_problem()
+    if problem:
+        _missing(f"the live overlay and private mode {problem}")
+    app, base, d = server["app"], server["url"], browser
+    ext = app.extensions["mmer"]
+    received = []
+    inner = app.wsgi_app
+
+    def log_answers(environ, start_response):   # every byte of every answer sent, as the server received it
+        if environ["PATH_INFO"] == "/answer" and environ["REQUEST_METHOD"] == "POST":
+            import io
+
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            received.append(body)
+            environ["wsgi.input"] = io.BytesIO(body)
+        return inner(environ, start_response)
+
+    app.wsgi_app = log_answers
+    try:
+        d.delete_all_cookies()
+        _open(d, base + "/consent", "input[name=agree_sensitive]")
+        d.find_element("name", "agree").click()
+        d.find_element("name", "agree_sensitive").click()
+        _click(d, "main form button[type=submit]")
+        _element(d, "input[name=mode][value=video]")
+        links = {}
+        for private in (False, True):
+            _open(d, base + "/answer?mode=video&question=leadership", "fieldset.recorder[data-kind=video]")
+            _live_ready(d)
+            d.find_element("name", "name").send_keys("Private Pat" if private else "Live Lou")
+            if private:
+                d.find_element("id", "private-mode").click()
+            doc = _record_with_overlay(d, 5, "private-recording" if private else "live-overlay")
+            assert doc["labels"] == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+            assert doc["frames"] >= 3 and len(doc["records"]) >= 2 and doc["seconds"] >= 4
+            if private:
+                assert "a face in" in _text(d, ".live-note")
+                shoot(d, "private-recorded")
+            _click(d, "#answer-form button[type=submit]")
+            _wait(d, lambda drv: re.search(r"/r/[A-Za-z0-9_-]{32}$", drv.current_url), timeout=90,
+                  what="the private link after sending the answer")
+            links[private] = d.current_url
+            body = received[-1]
+            if private:   # no file part at all: the video never left the browser
+                assert b"filename=" not in body and b"video/webm" not in body and b"\x1aE\xdf\xa3" not in body
+                assert b'name="face_json"' in body and len(body) < 200_000, len(body)
+            else:
+                assert b'filename="video-recording.webm"' in body and b"\x1aE\xdf\xa3" in body
+
+        for private, link in links.items():
+            d.get(link)
+
+            def finished(drv):
+                return drv.find_elements("id", "your-data") or drv.title.startswith("The analysis failed")
+            _wait(d, finished, timeout=ANALYSIS_WAIT, what="the results")
+            assert not d.title.startswith("The analysis failed"), _text(d, "main")
+            _wait(d, _images_loaded, what="the figures")
+            alts = {img.get_attribute("alt") for img in d.find_elements("css selector", "main img")}
+            assert "face emotions over time" in alts, alts
+            frequent = [tr.find_elements("tag name", "td")[0].text
+                        for tr in d.find_elements("css selector", "#most-frequent tbody tr")]
+            assert frequent == ["face"], frequent
+            shoot(d, "private-results" if private else "live-results")
+            row = ext["db"].get(link.rsplit("/", 1)[1])
+            assert row["summary"]["face"]["frames_with_face"] > 0, row["summary"]
+            if private:
+                assert set(row["inputs"]) == {"face"} and "private mode" in row["inputs"]["face"], row["inputs"]
+            else:
+                assert set(row["inputs"]) == {"video"}, row["inputs"]
+        for link in links.values():   # leave nothing behind
+            ext["runner"].delete(link.rsplit("/", 1)[1])
+    finally:
+        app.wsgi_app = inner
 
 
 def test_y4m_writer(tmp_path):
