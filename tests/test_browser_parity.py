@@ -148,7 +148,7 @@ def test_browser_detection_finds_the_faces_python_finds(page):
     from mmer_utils.video.predict import FaceEmotionModel, yunet_available
 
     if not yunet_available():
-        pytest.skip("YuNet's model file is not installed (python -m mmer_utils.datasets fetch yunet)")
+        pytest.skip("YuNet's model file is not installed (python -m mmer_utils.video.assets fetch yunet)")
     model = FaceEmotionModel.load_pretrained()
     assert model.detector == "yunet"
     frames = test_video_frames()

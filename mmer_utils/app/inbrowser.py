@@ -47,9 +47,9 @@ def _model_file(name: str):
 
             return store.path("face_emotion", "onnx")
         if name == "yunet":
-            from ..datasets.fetch import model_path
+            from ..video.assets import asset_path
 
-            return model_path("yunet")
+            return asset_path("yunet")
     except (MmerError, OSError, ImportError):
         return None
     return None
@@ -64,7 +64,7 @@ def live_status() -> dict:
         reason = "the in-browser face models are off: the shipped face model's ONNX file is missing"
     if reason is None and _model_file("yunet") is None:
         reason = ("the in-browser face models are off: the YuNet face detector is not installed "
-                  "(python -m mmer_utils.datasets fetch yunet)")
+                  "(python -m mmer_utils.video.assets fetch yunet)")
     out = {"on": reason is None, "reason": reason, "max_fps": LIVE_MAX_FPS}
     if reason is None:
         out.update(ort=url_for("static", filename="vendor/onnxruntime-web/ort.wasm.min.js"),
