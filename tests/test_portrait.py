@@ -311,18 +311,151 @@ def test_omitted_modalities_are_said(bundle, interview, tmp_path):
     assert "One modality only" in page
 
 
-def test_video_without_a_face_is_said_not_failed(bundle, tmp_path):
+def _faceless_video(path):
     from mmer_utils.video.io import VideoWriter
 
-    path = tmp_path / "empty_room.mp4"
     with VideoWriter(path, fps=10) as writer:
         for i in range(20):
             writer.write(np.full((240, 320, 3), 90 + i, np.uint8))
-    assert _run(["--video", path, "--models", bundle, "--out", tmp_path / "r", "--no-compare"]) == 0
-    page = (tmp_path / "r" / "report.html").read_text()
-    assert "No face found" in page and "No emotion model ran: no combined estimate." in page
+    return path
+
+
+def test_a_video_without_a_face_says_so(bundle, interview, tmp_path, capsys):
+    """Alone, a faceless video is one line saying no face was found (not "no scores to store"), and nothing is
+    stored; beside a good text, the text is kept and the report says why the video was left out."""
+    video = _faceless_video(tmp_path / "empty_room.mp4")
+    db = tmp_path / "c.sqlite"
+    assert _run(["--video", video, "--models", bundle, "--out", tmp_path / "r", "--db", db]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: no face was found in the 10 frames of empty_room.mp4: no face emotion " \
+                  "(film the face from the front, in good light)\n"
+    assert not (tmp_path / "r").exists() and CandidateStore(db).count() == 0
+
+    assert _run(["--text", interview["text"], "--video", video, "--models", bundle, "--out", tmp_path / "r2",
+                 "--db", db]) == 0
+    assert "warning: video left out: no face was found" in capsys.readouterr().err
+    report = json.loads((tmp_path / "r2" / "portrait.json").read_text())
+    assert set(report["problems"]) == {"video"} and report["traits"] and set(report["most_frequent"]) == {"text"}
+    page = (tmp_path / "r2" / "report.html").read_text()
+    assert 'id="left-out"' in page and "video given but left out: no face was found" in page
+    assert CandidateStore(db).count() == 1
+
+
+def test_one_bad_input_among_good_ones_keeps_the_good_ones(bundle, interview, tmp_path, capsys):
+    import soundfile as sf
+
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000 * 3, np.float32), 16000)
+    db = tmp_path / "c.sqlite"
+    code = _run(["--text", interview["text"], "--audio", silent, "--video", interview["video"], "--models", bundle,
+                 "--out", tmp_path / "r", "--db", db])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert err == "warning: audio left out: silent.wav is silent (RMS below 0.0001)\n"
     report = json.loads((tmp_path / "r" / "portrait.json").read_text())
-    assert report["combined"] is None and any("no face found" in n for n in report["notes"])
+    assert report["problems"] == {"audio": "silent.wav is silent (RMS below 0.0001)"}
+    assert set(report["most_frequent"]) == {"text", "face"} and report["traits"]
+    assert report["inputs"]["audio"] == "silent.wav"
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "audio given but left out: silent.wav is silent" in page
+    assert set(CandidateStore(db).kinds()) == {"trait", "text", "face", "combined"}
+    # every input bad: one line naming each, nothing stored
+    empty = tmp_path / "empty.txt"
+    empty.write_text(" ")
+    assert _run(["--text", empty, "--audio", silent, "--models", bundle, "--out", tmp_path / "r2", "--db", db]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: nothing to analyse: text: ") and "audio: " in err and err.count("\n") == 1
+    assert CandidateStore(db).count() == 1 and not (tmp_path / "r2").exists()
+
+
+def test_out_naming_an_existing_file_stops_before_anything_is_stored(bundle, interview, tmp_path, capsys):
+    existing = tmp_path / "report.html"
+    existing.write_text("an older report")
+    db = tmp_path / "c.sqlite"
+    assert _run(["--text", interview["text"], "--models", bundle, "--out", existing, "--db", db]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: --out {existing} is an existing file; give a folder for the report "
+                   "(report.html, figures/, portrait.json are written inside it)\n")
+    assert existing.read_text() == "an older report" and CandidateStore(db).count() == 0
+
+
+def test_doubtful_answers_get_a_caveat_in_the_report(bundle, interview, tmp_path, capsys):
+    """A 3-word answer, a German one, a Chinese one, a WAV cut in half and a binary file given as text."""
+    three = tmp_path / "three.txt"
+    three.write_text("I like teams.")
+    assert _run(["--text", three, "--models", bundle, "--out", tmp_path / "three", "--no-compare"]) == 0
+    assert "warning: text: only 3 words (fewer than 50)" in capsys.readouterr().err
+    page = (tmp_path / "three" / "report.html").read_text()
+    assert 'id="caveats"' in page and "only 3 words (fewer than 50): the trait estimates are close to chance" in page
+
+    german = tmp_path / "german.txt"
+    german.write_text("Ich habe im letzten Jahr ein Team von fünf Leuten geleitet. Die Arbeit war schwer, aber ich "
+                      "habe viel gelernt, und wir haben das Projekt pünktlich abgeschlossen. " * 3, encoding="utf-8")
+    assert _run(["--text", german, "--models", bundle, "--out", tmp_path / "de", "--no-compare"]) == 0
+    capsys.readouterr()
+    caveats = json.loads((tmp_path / "de" / "portrait.json").read_text())["caveats"]
+    language = next(c for c in caveats if "read English" in c)
+    assert re.search(r"they recognise \d+ of the 81 words of this text \(\d+ %\)", language), language
+
+    chinese = tmp_path / "chinese.txt"
+    chinese.write_text("去年我带领一个五人团队完成了一个项目。工作很辛苦，但是我学到了很多东西。", encoding="utf-8")
+    assert _run(["--text", chinese, "--models", bundle, "--out", tmp_path / "zh", "--no-compare"]) == 2
+    assert capsys.readouterr().err == (f"error: {chinese.name} has no English words to analyse: the models read English "
+                                       "and recognise none of its 3 words\n")
+
+    raw = interview["audio"].read_bytes()
+    half = tmp_path / "half.wav"
+    half.write_bytes(raw[: len(raw) // 2])
+    assert _run(["--audio", half, "--models", bundle, "--out", tmp_path / "half", "--no-compare"]) == 0
+    err = capsys.readouterr().err
+    assert re.fullmatch(r"warning: audio: half\.wav is cut short: its header announces (\d+\.\d) s but the file "
+                        r"holds (\d+\.\d) s \(an interrupted copy or recording\?\); only what is there was analysed\n",
+                        err), err
+    assert "half.wav is cut short" in (tmp_path / "half" / "report.html").read_text()
+    from mmer_utils.portrait.report import truncated_wav
+
+    announced, present = truncated_wav(half)
+    assert present == pytest.approx(announced / 2, abs=0.01) and truncated_wav(interview["audio"]) is None
+
+    assert _run(["--text", interview["video"], "--models", bundle, "--out", tmp_path / "bin", "--no-compare"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {interview['video'].name} is not a text file (it holds binary data): give a plain-text " \
+                  "(.txt) file\n"
+
+
+def test_report_cosmetics(bundle, interview, tmp_path):
+    """Whole-number percentiles, no empty header row, whole-number ticks on counts, the report as readable as its
+    figures, "1 other candidate" in the singular."""
+    db = tmp_path / "c.sqlite"
+    args = ["--text", interview["text"], "--models", bundle, "--db", db]
+    assert _run(args + ["--out", tmp_path / "a"]) == 0
+    assert _run(args + ["--out", tmp_path / "b"]) == 0
+    page = (tmp_path / "b" / "report.html").read_text()
+    assert "1 other candidates" not in page and "With 1 other candidate a percentile moves by 100 points" in page
+    traits = page[page.index('<section id="traits">'):page.index('<section id="text-emotion">')]
+    assert "<thead><tr><th>trait</th><th>P(high)</th>" in traits and traits.count("<tr>") == 6   # header + 5
+    for cell in re.findall(r"<tr><td>[a-z]+</td><td>([^<]*)</td><td>([^<]*)</td></tr>", traits):
+        assert re.fullmatch(r"0\.\d\d", cell[0]) and re.fullmatch(r"\d{1,3}", cell[1]), cell
+    comparison = page[page.index('<section id="comparison">'):page.index('<section id="models">')]
+    assert not re.search(r"<td>\d+\.\d{3}</td>", comparison)
+    figures = list((tmp_path / "b" / "figures").glob("*.png"))
+    assert figures and {f.stat().st_mode & 0o777 for f in figures} == {(tmp_path / "b" / "report.html").stat().st_mode
+                                                                        & 0o777}
+    from mmer_utils.portrait.html import plot_words
+
+    ax = plot_words([("team", 3), ("lead", 2), ("project", 1)])
+    ax.figure.canvas.draw()
+    assert all(float(t).is_integer() for t in ax.get_xticks())
+
+
+def test_percentile_is_scipys_mean_kind():
+    from scipy.stats import percentileofscore
+
+    rng = np.random.default_rng(0)
+    values = rng.integers(0, 5, 40).astype(float)
+    for x in (-1.0, 0.0, 2.0, 2.5, 4.0, 9.0):
+        assert percentile_of(values, x) == pytest.approx(percentileofscore(values, x, kind="mean"))
+    assert percentile_of([np.nan, 1.0, 3.0], 2.0) == 50.0
 
 
 def test_train_command_and_a_bundle_without_a_modality(tmp_path, interview, capsys):

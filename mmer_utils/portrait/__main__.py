@@ -17,7 +17,9 @@ Errors on bad input are one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from ..errors import MmerError
 
@@ -75,21 +77,38 @@ def _demo_parser():
     return p
 
 
+def check_out(out) -> Path:
+    """The report's folder: a new or existing folder, never an existing file (checked before any work)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise MmerError(f"--out {out} is an existing file; give a folder for the report "
+                        "(report.html, figures/, portrait.json are written inside it)")
+    parent = next((p for p in [out, *out.parents] if p.exists()), Path("."))
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise MmerError(f"--out {out}: cannot write in {parent}")
+    return out
+
+
 def run_report(args) -> int:
     from . import CandidateStore, build_portrait, compare, load_models, write_report
 
     if not (args.text or args.audio or args.video):
         raise MmerError("no input: give at least one of --text, --audio, --video")
+    out = check_out(args.out)
+    store = None if args.no_compare else CandidateStore(args.db)   # a bad --db fails before the models run
     models = load_models(args.models, face=args.video is not None)
     portrait = build_portrait(models, text_file=args.text, audio=args.audio, video=args.video, name=args.name,
                               face_every=args.face_every)
-    if not args.no_compare:
-        store = CandidateStore(args.db)
+    for key, reason in portrait.problems.items():
+        print(f"warning: {key} left out: {reason}", file=sys.stderr)
+    for caveat in portrait.caveats:
+        print(f"warning: {caveat}", file=sys.stderr)
+    if store is not None:
         compare(portrait, store)
-        if not args.no_store:
-            cid = store.add_portrait(portrait)
-            print(f"added {args.name!r} to {store.path} as candidate {cid}")
-    page = write_report(portrait, args.out)
+    page = write_report(portrait, out)   # the report first: a candidate is never stored without one
+    if store is not None and not args.no_store:
+        cid = store.add_portrait(portrait)
+        print(f"added {args.name!r} to {store.path} as candidate {cid}")
     summary = []
     if portrait.most_visible_trait:
         summary.append(f"most visible trait: {portrait.most_visible_trait}")

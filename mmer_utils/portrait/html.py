@@ -14,9 +14,9 @@ PosixPath('report/report.html')
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -48,21 +48,6 @@ ETHICS_NOTE = (
     "inner state; accuracy differs between groups of people) and, in hiring, legally restricted in several "
     "jurisdictions (the EU AI Act bans emotion recognition at the workplace outside medical or safety uses). "
     "Use this report to learn how such systems work and fail, never to decide about a person.")
-
-HOW_TO_READ = (
-    "Each modality is read by its own model. <b>Traits</b> are the probability that the author of the text "
-    "would score in the upper half of a Big Five questionnaire (0.5 = the model cannot tell); the <i>most visible "
-    "trait</i> is the one whose probability is highest <i>relative to the essays' writers</i> (its percentile among "
-    "them): raw probabilities are not compared across traits, as each clusters around its own base rate. <b>Emotions</b> are probabilities: over MELD's "
-    "labels for the text, over seven shared emotions for the voice and the face (the voice model's RAVDESS "
-    "<i>calm</i> counts as neutral), averaged over the sentences of the text, the 2-second windows of the voice "
-    "or the frames of the video; the <i>most frequent emotion</i> is the label that wins most sentences, windows "
-    "or frames. The <b>combined estimate</b> maps the text's labels onto the same seven emotions and averages "
-    "the modalities; <i>support</i> is the probability a modality gives to the combined emotion "
-    "(1/7 = 0.14 is chance), <i>similarity</i> is 1 minus the Jensen-Shannon divergence between two "
-    "distributions (1 = identical, 0 = nothing in common). <b>Percentiles</b> place this candidate among the "
-    "others of the database: 80 means a higher score than 80 % of them.")
-
 
 # --------------------------------------------------------------------------- figures
 
@@ -111,7 +96,15 @@ def plot_words(words, *, ax=None, title: str = "Most common words (stop words re
     names = [w for w, _ in words][::-1]
     ax.barh(names, [c for _, c in words][::-1], color="C2")
     ax.set(xlabel="count", title=title)
+    _integer_ticks(ax.xaxis)
     return ax
+
+
+def _integer_ticks(axis) -> None:
+    """Whole numbers only on an axis of counts (no "2.5 words")."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
 
 
 #: One colour per shared emotion, used for every modality (a source label takes its shared emotion's colour).
@@ -263,184 +256,135 @@ img{max-width:100%;height:auto;display:block;margin:.6em 0}
 """
 
 
-def _esc(value) -> str:
-    return html.escape(str(value), quote=True)
+def _fmt(v, floatfmt: str = "{:.3f}") -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (float, np.floating)):
+        return "" if not np.isfinite(v) else floatfmt.format(v)
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    return str(v)
 
 
-def _img(fig, alt: str) -> str:
-    png = fig if isinstance(fig, bytes) else figure_png(fig)
-    data = base64.b64encode(png).decode("ascii")
-    return f'<img alt="{_esc(alt)}" src="data:image/png;base64,{data}">'
+def _table(df: pd.DataFrame, *, index: bool = True, floatfmt: str = "{:.3f}", formats: dict | None = None,
+           index_label: str = "") -> dict:
+    """A DataFrame as ``{"columns", "rows"}`` of strings for the template's ``table`` macro: one header
+    row (the index's label in its first cell), numbers formatted per column (``formats``) or by ``floatfmt``."""
+    formats = formats or {}
+    columns = ([index_label] if index else []) + [str(c) for c in df.columns]
+    rows = []
+    for key, row in df.iterrows():
+        cells = [_fmt(v, formats.get(c, floatfmt)) for c, v in row.items()]
+        rows.append(([str(key)] if index else []) + cells)
+    return {"columns": columns, "rows": rows}
 
 
-def _table(df: pd.DataFrame, *, index: bool = True, floatfmt: str = "{:.3f}") -> str:
-    def fmt(v):
-        if isinstance(v, (bool, np.bool_)):
-            return "yes" if v else "no"
-        if isinstance(v, (float, np.floating)):
-            return "" if not np.isfinite(v) else floatfmt.format(v)
-        return v
-
-    shown = df.copy()
-    for col in shown.columns:
-        shown[col] = [fmt(v) for v in shown[col]]
-    return shown.to_html(index=index, escape=True, border=0)
+_ENV = None
 
 
-def _section(key: str, body: str) -> str:
-    return f'<section id="{key}">\n<h2>{_esc(SECTIONS[key])}</h2>\n{body}\n</section>'
+def _environment():
+    """The Jinja2 environment of the report's template (autoescape on: every portrait value is escaped)."""
+    global _ENV
+    if _ENV is None:
+        from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-
-def _missing(what: str) -> str:
-    return f'<p class="missing">{_esc(what)}</p>'
+        _ENV = Environment(loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
+                           autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                           keep_trailing_newline=True)
+    return _ENV
 
 
 def render_html(portrait, figs: dict | None = None) -> str:
     """The report as one HTML string with every figure inside (base64 PNG) and no external link.
 
-    ``figs``: name -> matplotlib figure or PNG bytes (default: :func:`figures`).
+    ``figs``: name -> matplotlib figure or PNG bytes (default: :func:`figures`). The page is
+    the Jinja2 template ``portrait/templates/report.html``, autoescaped.
     """
     figs = figures(portrait) if figs is None else figs
-    p = portrait
-    parts = []
-    given = ", ".join(f"{k}: {v}" for k, v in p.inputs.items() if v is not None)
-    missing = [k for k, v in p.inputs.items() if v is None]
-    header = (f"<h1>Candidate portrait: {_esc(p.name)}</h1>\n"
-              f'<p class="meta">Made {_esc(p.created)} UTC. Inputs given: {_esc(given)}'
-              + (f". Not given: {_esc(', '.join(missing))}" if missing else "") + ".</p>\n"
-              f'<div class="warn"><b>Not a measurement of a person.</b> {_esc(ETHICS_NOTE)}</div>')
-    if p.quick_models:
-        header += ('\n<div class="warn">Made with the <b>quick</b> model bundle (small training subsets): '
-                   "a demonstration of the pipeline, not the chapter's models. "
-                   "Run <code>python -m mmer_utils.portrait train</code> for the full bundle.</div>")
-    parts.append(header)
-    parts.append(_section("how-to-read", f'<div class="note">{HOW_TO_READ}</div>'))
+    images = {name: base64.b64encode(fig if isinstance(fig, bytes) else figure_png(fig)).decode("ascii")
+              for name, fig in figs.items()}
+    return _environment().get_template("report.html").render(**report_context(portrait), figures=images)
 
-    # traits
+
+def report_context(portrait) -> dict:
+    """What the report's template shows, as plain strings and tables (see :func:`_table`)."""
+    p = portrait
+    ctx = {"p": p, "css": _CSS, "ethics": ETHICS_NOTE, "sections": SECTIONS,
+           "given": ", ".join(f"{k}: {v}" for k, v in p.inputs.items() if v is not None),
+           "not_given": ", ".join(k for k, v in p.inputs.items() if v is None),
+           "caveat_keys": {c.split(":", 1)[0] for c in p.caveats},
+           "text_caveats": [c.split(": ", 1)[1] for c in p.caveats if c.startswith("text: ")]}
+
+    ctx["traits"] = None
     if p.traits is not None:
         top = p.most_visible_trait
-        where = ("" if p.trait_percentiles is None
-                 else f", percentile {p.trait_percentiles[top]:.0f} among the essays' writers")
-        table = p.traits.to_frame() if p.trait_percentiles is None else pd.concat([p.traits, p.trait_percentiles], axis=1)
-        body = (f"<p>Most visible trait: <b>{_esc(top)}</b> (P(high) = {p.traits[top]:.2f}{where}).</p>"
-                + _img(figs["traits"], "Big Five bars") + _table(table))
-    else:
-        body = _missing("No text answer given: no traits.")
-    parts.append(_section("traits", body))
+        table = p.traits.to_frame("P(high)")
+        formats = {"P(high)": "{:.2f}"}
+        if p.trait_percentiles is not None:
+            table["percentile among the essays' writers"] = p.trait_percentiles
+            formats["percentile among the essays' writers"] = "{:.0f}"
+        ctx["traits"] = {"top": top, "p": f"{p.traits[top]:.2f}",
+                         "pct": None if p.trait_percentiles is None else f"{p.trait_percentiles[top]:.0f}",
+                         "table": _table(table, formats=formats, index_label="trait")}
 
-    # text emotion
+    ctx["text_emotion"] = None
     if p.text_emotions is not None:
         sentences = p.text_emotions.copy()
         sentences["sentence"] = [s if len(s) <= 90 else s[:87] + "..." for s in sentences["sentence"]]
-        body = (_img(figs["text_emotion"], "text emotion bars")
-                + _table(p.text_emotion.to_frame().T, index=False)
-                + "<p>Per sentence:</p>" + _table(sentences[["sentence", "emotion"] + list(MELD)], index=False))
-    else:
-        body = _missing("No text answer given: no text emotion.")
-    parts.append(_section("text-emotion", body))
+        ctx["text_emotion"] = {"mean": _table(p.text_emotion.to_frame().T, index=False),
+                               "sentences": _table(sentences[["sentence", "emotion"] + list(MELD)], index=False)}
 
-    if p.words:
-        body = _img(figs["words"], "most common words") + _table(pd.DataFrame(p.words, columns=["word", "count"]),
-                                                                  index=False, floatfmt="{:.0f}")
-    else:
-        body = _missing("No text answer given (or no word left once stop words are removed).")
-    parts.append(_section("words", body))
+    ctx["words"] = (_table(pd.DataFrame(p.words, columns=["word", "count"]), index=False) if p.words else None)
 
-    mf = p.most_frequent()
-    # voice
+    ctx["voice"] = None
     if p.voice_timeline is not None:
         speech = p.voice_timeline[p.voice_timeline["emotion"] != SILENCE]
-        body = (f"<p>{len(p.voice_timeline)} windows, {len(speech)} with speech.</p>"
-                + (_img(figs["voice_timeline"], "voice timeline") if "voice_timeline" in figs else "")
-                + (_table(speech["emotion"].value_counts(normalize=True).rename("share").to_frame().T, index=False)
-                   if not speech.empty else _missing("Only silence: no voice emotion.")))
-    else:
-        body = _missing("No audio given: no voice emotions.")
-    parts.append(_section("voice", body))
+        ctx["voice"] = {"windows": len(p.voice_timeline), "speech": len(speech), "shares": None if speech.empty else
+                        _shares(speech["emotion"])}
 
-    # face
+    ctx["face"] = None
     if p.face_timeline is not None:
         n = len(p.face_timeline)
-        body = f"<p>A face was found in {n} of {p.face_frames or n} analysed frames.</p>"
-        if n:
-            body += (_img(figs["face_timeline"], "face timeline")
-                     + _table(p.face_timeline["emotion"].value_counts(normalize=True).rename("share").to_frame().T,
-                              index=False))
-        else:
-            body += _missing("No face found: no face emotions.")
-    else:
-        body = _missing("No video given: no face emotions.")
-    parts.append(_section("face", body))
+        ctx["face"] = {"found": n, "analysed": p.face_frames or n,
+                       "shares": _shares(p.face_timeline["emotion"]) if n else None}
 
-    body = _table(mf) if not mf.empty else _missing("No emotion model ran.")
-    parts.append(_section("most-frequent", body))
+    mf = p.most_frequent()
+    ctx["most_frequent"] = None if mf.empty else _table(mf, formats={"share": "{:.0%}"}, index_label="modality")
 
-    # combined
+    ctx["combined"] = None
     if p.combined is not None:
-        agreement = p.agreement.copy()
-        body = (f"<p>Combined estimate (shared vocabulary, equal weights over {len(p.shared)} "
-                f"modalit{'y' if len(p.shared) == 1 else 'ies'}): <b>{_esc(p.combined.idxmax())}</b> "
-                f"(probability {p.combined.max():.2f}).</p>"
-                + _img(figs["combined"], "combined estimate")
-                + "<p>Each modality's distribution in the shared vocabulary:</p>"
-                + _table(pd.concat([p.shared, p.combined.to_frame().T]))
-                + "<p>Agreement with the combined estimate (<i>support</i>: probability given to the combined "
-                  "emotion; <i>similarity</i>: 1 - Jensen-Shannon divergence to the combined distribution):</p>"
-                + _table(agreement))
-        if len(p.shared) > 1:
-            body += ("<p>Pairwise similarity of the modalities (1 - Jensen-Shannon divergence); mean "
-                     f"{_mean_offdiag(p.similarity):.2f}:</p>" + _table(p.similarity))
-        else:
-            body += _missing("One modality only: nothing to agree with.")
-    else:
-        body = _missing("No emotion model ran: no combined estimate.")
-    parts.append(_section("combined", body))
+        ctx["combined"] = {
+            "n": len(p.shared), "top": str(p.combined.idxmax()), "p": f"{p.combined.max():.2f}",
+            "table": _table(pd.concat([p.shared, p.combined.to_frame().T]), index_label="modality"),
+            "agreement": _table(p.agreement, index_label="modality"),
+            "similarity": _table(p.similarity, index_label="modality") if len(p.shared) > 1 else None,
+            "mean_similarity": f"{_mean_offdiag(p.similarity):.2f}" if len(p.shared) > 1 else None}
 
-    # comparison
     comp = p.comparison
-    if comp is None:
-        body = _missing("Not compared with other candidates (no database given).")
-    elif comp.n_others == 0:
-        body = _missing("No other candidate in the database yet: this one is the first.")
-    else:
-        body = f"<p>Compared with {comp.n_others} other candidate{'s' if comp.n_others > 1 else ''}.</p>"
-        for key in ("comparison_trait", "comparison_combined"):
-            if key in figs:
-                body += _img(figs[key], key.replace("_", " "))
+    ctx["comparison"] = None
+    if comp is not None:
+        c = {"n": comp.n_others, "step": f"{100 / comp.n_others:.0f}" if comp.n_others else "",
+             "traits": None, "emotions": None}
         table = comp.table
         traits = table[table["kind"] == "trait"]
-        if not traits.empty:
-            body += ("<p>Traits: this candidate's P(high), its percentile among the others, and their median.</p>"
-                     + _table(traits.rename(columns={"key": "trait", "median": "median of others"})
-                              [["trait", "value", "percentile", "median of others", "n_others"]], index=False,
-                              floatfmt="{:.2f}"))
+        if not traits.empty and comp.n_others:
+            shown = traits.rename(columns={"key": "trait", "median": "median of others", "n_others": "others"})
+            c["traits"] = _table(shown[["trait", "value", "percentile", "median of others", "others"]], index=False,
+                                 formats={"value": "{:.2f}", "percentile": "{:.0f}", "median of others": "{:.2f}"})
         emotions = table[table["kind"] != "trait"]
-        if not emotions.empty:
+        if not emotions.empty and comp.n_others:
             pivot = emotions.pivot(index="kind", columns="key", values="percentile")
             order = [k for k in ("text", "voice", "face", "combined") if k in pivot.index]
-            body += ("<p>Emotions (shared vocabulary): percentile of this candidate's probability of each emotion "
-                     "among the others, per modality.</p>"
-                     + _table(pivot.loc[order, [e for e in SHARED if e in pivot.columns]]
-                              .rename_axis(index=None, columns=None),
-                              floatfmt="{:.0f}")
-                     + _missing("The combined estimate depends on which inputs were given: it compares best "
-                                "with candidates who gave the same ones."))
-        if comp.n_others < 10:
-            body += _missing(f"With {comp.n_others} other candidates a percentile moves by "
-                             f"{100 / comp.n_others:.0f} points per candidate: read it as a rough position.")
-    parts.append(_section("comparison", body))
+            c["emotions"] = _table(pivot.loc[order, [e for e in SHARED if e in pivot.columns]], floatfmt="{:.0f}",
+                                   index_label="percentile of")
+        ctx["comparison"] = c
+    return ctx
 
-    # models and limits
-    rows = "".join(f"<li><b>{_esc(k)}</b>: {_esc(v)}</li>" for k, v in p.models.items())
-    notes = "".join(f"<li>{_esc(n)}</li>" for n in p.notes)
-    body = (f"<p>Models that produced this report:</p><ul>{rows or '<li>none</li>'}</ul>"
-            + (f"<p>Notes:</p><ul>{notes}</ul>" if notes else "")
-            + f'<div class="warn">{_esc(ETHICS_NOTE)}</div>'
-            + "<p>Made by <code>mmer_utils.portrait</code> (the mmer course, ensemble chapter).</p>")
-    parts.append(_section("models", body))
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>Candidate portrait: {_esc(p.name)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-            + "\n".join(parts) + "\n</body>\n</html>\n")
+
+def _shares(emotions: pd.Series) -> dict:
+    """One row: the share of each emotion (of the windows or frames), most frequent first."""
+    return _table(emotions.value_counts(normalize=True).rename("share").to_frame().T, index=False,
+                  floatfmt="{:.0%}")
 
 
 def _mean_offdiag(sim: pd.DataFrame) -> float:
@@ -461,6 +405,7 @@ def write_report(portrait, out_dir) -> Path:
     for name, png in pngs.items():
         (out / "figures" / f"{name}.png").write_bytes(png)
     page = atomic_write_text(out / "report.html", render_html(portrait, pngs))
+    page.chmod(_default_mode())   # a temporary file is private (0600); the report is as readable as its figures
     (out / "portrait.json").write_text(json.dumps(_finite(portrait.to_dict()), indent=2, default=_json_default,
                                                   allow_nan=False))
     if portrait.voice_timeline is not None:
@@ -470,6 +415,13 @@ def write_report(portrait, out_dir) -> Path:
     if portrait.text_emotions is not None:
         portrait.text_emotions.to_csv(out / "text_emotions.csv", index=False)
     return page
+
+
+def _default_mode() -> int:
+    """The mode a new file gets under the current umask (0644 under the usual 022)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _finite(obj):

@@ -58,33 +58,65 @@ class PortraitInputError(MmerError, ValueError):
 
 
 def read_answer(path) -> str:
-    """Read a typed answer (UTF-8, else Windows-1252); empty or binary files are one-line errors."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataNotFoundError(f"text answer {path} not found")
-    raw = path.read_bytes()
-    if b"\x00" in raw[:4096]:
-        raise UnreadableFileError(f"{path} is not a text file (it holds binary data)")
-    for encoding in ("utf-8", "cp1252"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - cp1252 decodes almost anything
-        raise UnreadableFileError(f"{path} is neither UTF-8 nor Windows-1252 text")
-    return check_answer(text, where=str(path))
+    """Read a typed answer (UTF-8, else Windows-1252); missing, empty or binary files are one-line errors."""
+    from ..text.predict import read_text_file
+
+    return check_answer(read_text_file(path, what="text answer"), where=str(path))
 
 
 def check_answer(text, *, where: str = "text answer") -> str:
-    """The answer itself, or :class:`PortraitInputError` when it is empty or has no words."""
+    """The answer itself, or :class:`PortraitInputError` when it is empty or has no English words."""
     if not isinstance(text, str):
         raise PortraitInputError(f"{where} must be a string, got {type(text).__name__}")
     if not text.strip():
         raise PortraitInputError(f"{where} is empty: write the answer (a few sentences) or leave the text out")
     if not re.search(r"[A-Za-z]{2,}", text):
+        from ..text.predict import known_words
+
+        _, total = known_words(text)
+        if total:
+            raise PortraitInputError(f"{where} has no English words to analyse: the models read English and "
+                                     f"recognise none of its {total} word{'s' if total > 1 else ''}")
         raise PortraitInputError(f"{where} has no words to analyse")
     return text.strip()
+
+
+def truncated_wav(path) -> tuple[float, float] | None:
+    """``(announced, present)`` seconds of a WAV file cut short (its header announces more data than it holds), else None.
+
+    Only RIFF/WAVE files are checked (other formats: None). A file cut by less than 1 % counts as whole.
+    """
+    import struct
+
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            size, rate, block = path.stat().st_size, None, None
+            while True:
+                chunk = fh.read(8)
+                if len(chunk) < 8:
+                    return None
+                cid, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if cid == b"fmt ":
+                    fmt = fh.read(length)
+                    if len(fmt) < 16:
+                        return None
+                    rate, block = struct.unpack("<I", fmt[4:8])[0], struct.unpack("<H", fmt[12:14])[0]
+                    fh.seek(length % 2, 1)
+                elif cid == b"data":
+                    if not rate or not block or length in (0, 0xFFFFFFFF):   # streamed WAV: size unknown
+                        return None
+                    present = size - fh.tell()
+                    if present >= 0.99 * length:
+                        return None
+                    return length / block / rate, max(present, 0) / block / rate
+                else:
+                    fh.seek(length + length % 2, 1)
+    except OSError:
+        return None
 
 
 def check_video(path) -> Path:
@@ -215,6 +247,10 @@ class Portrait:
     similarity: pd.DataFrame | None = None
     notes: list = field(default_factory=list)
     comparison: Comparison | None = None
+    #: input (``text``, ``audio``, ``video``) -> why it was given but left out (silent, no face, unreadable...)
+    problems: dict = field(default_factory=dict)
+    #: what the reader must know before trusting a number (a very short answer, a text not in English...)
+    caveats: list = field(default_factory=list)
 
     @property
     def given(self) -> list[str]:
@@ -298,6 +334,8 @@ class Portrait:
                 "n_others": self.comparison.n_others,
                 "percentiles": self.comparison.table.round(4).to_dict(orient="records")},
             "notes": list(self.notes),
+            "problems": dict(self.problems),
+            "caveats": list(self.caveats),
         }
 
 
@@ -331,8 +369,11 @@ def build_portrait(models, *, text: str | None = None, text_file=None, audio=Non
     face_every : analyse one video frame in ``face_every``.
     max_frames : analyse at most this many frames.
 
-    At least one input is needed; each missing, empty, silent or corrupt input is a
-    one-line error naming the file.
+    At least one input is needed. A missing, empty, silent or corrupt input, or a video with
+    no face, is left out with its reason in ``portrait.problems`` (the report shows it) when
+    another input is good; when none is, it is a one-line :class:`PortraitInputError` naming the
+    file. Doubts about a good input (a very short answer, a text not in English, a WAV file cut
+    short) are in ``portrait.caveats``.
     """
     from threadpoolctl import threadpool_limits
 
@@ -343,39 +384,74 @@ def build_portrait(models, *, text: str | None = None, text_file=None, audio=Non
                                face_every=face_every, max_frames=max_frames, n_words=n_words)
 
 
+def _check_inputs(answer_of, audio, video) -> tuple[dict, dict]:
+    """Read and check each given input before any model runs: ``(ok, problems)`` by input name."""
+    from ..audio.io import load_audio
+
+    checks = {"text": answer_of, "audio": None if audio is None else (
+        (lambda: audio) if isinstance(audio, tuple) else (lambda: load_audio(audio))),
+        "video": None if video is None else (lambda: check_video(video))}
+    ok, problems = {}, {}
+    for key, check in checks.items():
+        if check is None:
+            continue
+        try:
+            ok[key] = check()
+        except MmerError as exc:
+            problems[key] = str(exc)
+    return ok, problems
+
+
 def _build_portrait(models, *, text, text_file, audio, video, name, weights, voice_window, voice_hop, face_every,
                     max_frames, n_words) -> Portrait:
-    from ..audio.io import load_audio
+    from ..text.predict import MIN_WORDS, known_words, language_note
 
     if text is not None and text_file is not None:
         raise PortraitInputError("give the answer as text= or as text_file=, not both")
     if text is None and text_file is None and audio is None and video is None:
         raise PortraitInputError("no input: give at least one of the text answer, the audio or the video")
-    # read and check every input before running any model: a bad file fails fast
-    answer = read_answer(text_file) if text_file is not None else (
-        check_answer(text) if text is not None else None)
-    signal = None
-    if audio is not None:
-        signal = audio if isinstance(audio, tuple) else load_audio(audio)
-    if video is not None:
-        check_video(video)
+    # read and check every input before running any model: a bad file fails fast, or, next to good
+    # ones, is left out with its reason (the report shows it)
+    answer_of = None
+    if text_file is not None:
+        answer_of = lambda: read_answer(text_file)            # noqa: E731
+    elif text is not None:
+        answer_of = lambda: check_answer(text)                 # noqa: E731
+    ok, problems = _check_inputs(answer_of, audio, video)
+    # the report says which file, not where it was on this machine (it may be mailed)
+    for key, given in (("text", text_file), ("audio", audio), ("video", video)):
+        if key in problems and given is not None and not isinstance(given, tuple):
+            problems[key] = problems[key].replace(str(given), Path(given).name)
+    if not ok:
+        _nothing_left(problems)
+    answer, signal = ok.get("text"), ok.get("audio")
 
     info = getattr(models, "info", {}) or {}
     portrait = Portrait(
         name=str(name), created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        inputs={"text": Path(text_file).name if text_file is not None else ("typed text" if answer else None),
+        inputs={"text": Path(text_file).name if text_file is not None else ("typed text" if text is not None else None),
                 "audio": (None if audio is None else ("signal" if isinstance(audio, tuple) else Path(audio).name)),
                 "video": None if video is None else Path(video).name},
         models={k: v for k, v in models.describe().items()
-                if (k in ("text emotion", "Big Five") and answer is not None) or (k == "voice" and audio is not None)
-                or (k == "face" and video is not None)},
+                if (k in ("text emotion", "Big Five") and answer is not None) or (k == "voice" and signal is not None)
+                or (k == "face" and "video" in ok)},
         quick_models=bool(info.get("quick", False)))
+    portrait.problems = problems
     dists: dict[str, np.ndarray] = {}
 
     if answer is not None:
         from ..text.predict import content_words
         from ..text.viz import most_common_words
 
+        _, n_words_given = known_words(answer)
+        if n_words_given < MIN_WORDS:
+            portrait.caveats.append(
+                f"text: only {n_words_given} word{'s' if n_words_given != 1 else ''} (fewer than {MIN_WORDS}): "
+                "the trait estimates are close to chance and their percentiles mean little; "
+                "a few sentences give more reliable estimates")
+        language = language_note(answer, getattr(models.bigfive, "vocabulary", None))
+        if language:
+            portrait.caveats.append(f"text: {language}")
         traits = models.traits(answer)
         portrait.traits = traits["P(high)"].rename("P(high)")
         portrait.trait_percentiles = traits["percentile"].rename("percentile")
@@ -388,6 +464,12 @@ def _build_portrait(models, *, text, text_file, audio, video, name, weights, voi
         portrait.words = most_common_words([[t for t in tokens if len(t) > 1 and re.search("[a-z]", t)]], n=n_words)
 
     if signal is not None:
+        if not isinstance(audio, tuple):
+            cut = truncated_wav(audio)
+            if cut is not None:
+                portrait.caveats.append(
+                    f"audio: {Path(audio).name} is cut short: its header announces {cut[0]:.1f} s but the file "
+                    f"holds {cut[1]:.1f} s (an interrupted copy or recording?); only what is there was analysed")
         voice = info.get("voice", {})
         y, sr = signal
         timeline = models.voice_timeline(y, sr, window=voice_window or voice.get("window", 2.0),
@@ -395,11 +477,12 @@ def _build_portrait(models, *, text, text_file, audio, video, name, weights, voi
         portrait.voice_timeline = timeline
         speech = _speech(timeline)
         if speech.empty:
-            portrait.notes.append("voice: every window of the recording is near silence; no voice emotion")
+            problems["audio"] = (f"every window of {portrait.inputs['audio']} is near silence: no speech heard, "
+                                 "no voice emotion")
         else:
             dists["voice"] = speech[list(SHARED)].to_numpy().mean(axis=0)
 
-    if video is not None:
+    if "video" in ok:
         raw = models.face_timeline(video, every=face_every, max_frames=max_frames)
         portrait.notes += [f"face: {n}" for n in getattr(models.face, "notes", [])]
         # contract C3: attrs["n_frames"] = frames analysed, with or without a face
@@ -408,8 +491,8 @@ def _build_portrait(models, *, text, text_file, audio, video, name, weights, voi
         faces.attrs.update(raw.attrs)
         portrait.face_timeline, portrait.face_frames = faces, analysed
         if faces.empty:
-            portrait.notes.append(f"face: no face found in the {analysed or 'analysed'} frames of {Path(video).name}; "
-                                  "no face emotion")
+            problems["video"] = (f"no face was found in the {analysed or 'analysed'} frames of {Path(video).name}: "
+                                 "no face emotion (film the face from the front, in good light)")
         else:
             if raw["frame"].duplicated().any():
                 portrait.notes.append("face: several faces in some frames; the largest one is analysed")
@@ -417,6 +500,8 @@ def _build_portrait(models, *, text, text_file, audio, video, name, weights, voi
                 portrait.notes.append(f"face: a face was found in {len(faces)} of {analysed} analysed frames")
             dists["face"] = faces[list(SHARED)].to_numpy().mean(axis=0)
 
+    if not dists and portrait.traits is None:
+        _nothing_left(problems)
     if dists:
         # dists: each modality's mean distribution in its labels of MODALITIES (MELD; shared for voice and face)
         portrait.source_probas = {m: pd.Series(p, index=list(labels.vocabulary(MODALITIES[m])))
@@ -430,7 +515,16 @@ def _build_portrait(models, *, text, text_file, audio, video, name, weights, voi
     for key in ("text", "audio", "video"):
         if portrait.inputs[key] is None:
             portrait.notes.append(f"{key}: not given")
+        elif key in problems:
+            portrait.notes.append(f"{key}: left out: {problems[key]}")
     return portrait
+
+
+def _nothing_left(problems: dict) -> None:
+    """Every given input was bad: one line with the reason of each."""
+    if len(problems) == 1:
+        raise PortraitInputError(next(iter(problems.values())))
+    raise PortraitInputError("nothing to analyse: " + "; ".join(f"{k}: {v}" for k, v in problems.items()))
 
 
 # --------------------------------------------------------------------------- comparison

@@ -69,16 +69,18 @@ def default_store_path() -> Path:
 def percentile_of(values, x: float) -> float:
     """Percentile rank of ``x`` among ``values``: % strictly below plus half the ties (NaN if empty).
 
+    :func:`scipy.stats.percentileofscore` with ``kind="mean"``, on the finite values.
+
     >>> percentile_of([1, 2, 3, 4], 3.5), percentile_of([1, 2, 2, 4], 2)
     (75.0, 50.0)
     """
+    from scipy.stats import percentileofscore
+
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
     if values.size == 0:
         return float("nan")
-    below = np.sum(values < x)
-    ties = np.sum(values == x)
-    return float(100.0 * (below + 0.5 * ties) / values.size)
+    return float(percentileofscore(values, float(x), kind="mean"))
 
 
 class CandidateStore:
