@@ -606,3 +606,29 @@ def test_the_portrait_runs_on_the_shipped_models_with_no_data_and_no_cache(inter
     assert "Haar cascade" in notes and "NLTK" in notes   # what changed without the data folder is said
     assert not (tmp_path / "cache" / "models" / "portrait").exists()   # nothing was trained
     assert (tmp_path / "r" / "report.html").stat().st_size > 10_000
+
+
+def test_one_transaction_helper_for_the_store_and_the_app(tmp_path):
+    """D1: the candidates' store and the app's database write through mmer_utils.sqlite.write_transaction;
+    a writer that cannot get the lock in time gets a one-line 'busy' error and writes nothing."""
+    import inspect
+
+    from mmer_utils.app import db as app_db
+    from mmer_utils.portrait import store as store_module
+    from mmer_utils.sqlite import connect, write_transaction
+
+    for module in (store_module, app_db):
+        source = inspect.getsource(module)
+        assert "write_transaction" in source and 'execute("BEGIN IMMEDIATE")' not in source, module.__name__
+    store = CandidateStore(tmp_path / "c.sqlite", timeout=0.2)
+    apps = app_db.AppDB(tmp_path / "app.sqlite", timeout=0.2)
+    for path, write, error in ((store.path, lambda: store.add("x", {"trait": {"openness": 0.5}}), StoreError),
+                               (apps.path, lambda: apps.create(token="t" * 20, name="x", question_id="q", question="q",
+                                                              mode="text", inputs={}, keep_recordings=False,
+                                                              retention_days=1), app_db.AppDBError)):
+        holder = connect(path)
+        with write_transaction(holder):
+            with pytest.raises(error, match="is busy .*; try again"):
+                write()
+        holder.close()
+    assert store.count() == 0 and apps.count() == 0

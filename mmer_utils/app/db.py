@@ -12,7 +12,8 @@ candidate's id in the scores store (:class:`mmer_utils.portrait.CandidateStore`,
 SQLite file) once the job is done; ``summary`` is the portrait's JSON summary.
 
 The job state lives here and not in memory: a reload, a second tab or a restarted server
-reads it back. Every write is one transaction (``BEGIN IMMEDIATE``), every connection is
+reads it back. Every write is one transaction (:func:`mmer_utils.sqlite.write_transaction`, the
+helper the candidates' store uses too: ``BEGIN IMMEDIATE``), every connection is
 opened for one call (threads of the web server and of the worker never share one), and the
 file is in WAL mode so that pages are read while the worker writes.
 """
@@ -26,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ..errors import MmerError
+from ..sqlite import connect, write_transaction
 
 SCHEMA_VERSION = 1
 
@@ -96,20 +98,14 @@ class AppDB:
                                  "give another --db")
             if version < SCHEMA_VERSION:
                 conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with write_transaction(conn):
                     for statement in filter(str.strip, _SCHEMA.split(";")):
                         conn.execute(statement)
                     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
 
     @contextmanager
     def _connect(self):
-        conn = sqlite3.connect(str(self.path), timeout=self.timeout, isolation_level=None)
-        conn.row_factory = sqlite3.Row
+        conn = connect(self.path, timeout=self.timeout, rows=True)
         try:
             yield conn
         finally:
@@ -117,14 +113,11 @@ class AppDB:
 
     @contextmanager
     def _transaction(self):
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        def busy(exc):
+            return AppDBError(f"the app's database {self.path} is busy ({exc}); try again")
+
+        with self._connect() as conn, write_transaction(conn, busy=busy):
+            yield conn
 
     # -- writing
     def create(self, *, token: str, name: str, question_id: str, question: str, mode: str, inputs: dict,

@@ -9,8 +9,8 @@ Schema (version :data:`SCHEMA_VERSION`, kept in SQLite's ``user_version``)::
 shared vocabulary (``text``, ``voice``, ``face``, ``combined``); ``key`` is the trait or
 emotion. Long format: a new kind of score needs no new column.
 
-Writes are transactions (``BEGIN IMMEDIATE``: one writer at a time, the others wait up to
-``timeout`` seconds), so two reports written at the same moment never leave a candidate
+Writes are transactions (:func:`mmer_utils.sqlite.write_transaction`, ``BEGIN IMMEDIATE``: one
+writer at a time, the others wait up to ``timeout`` seconds), so two reports written at the same moment never leave a candidate
 without scores. A database made by a newer version of the package is refused.
 
 >>> store = CandidateStore(":memory:")
@@ -34,6 +34,7 @@ import pandas as pd
 
 from .. import config
 from ..errors import MmerError
+from ..sqlite import connect, write_transaction
 
 #: Version of the schema written by this module.
 SCHEMA_VERSION = 1
@@ -107,8 +108,7 @@ class CandidateStore:
     # -- connections
     def _open(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(str(self.path), timeout=self.timeout, isolation_level=None)
-            conn.execute("PRAGMA foreign_keys = ON")
+            conn = connect(self.path, timeout=self.timeout, foreign_keys=True)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the candidates' database {self.path}: {exc}") from None
         return conn
@@ -127,17 +127,11 @@ class CandidateStore:
     @contextmanager
     def _transaction(self):
         """One write transaction: ``BEGIN IMMEDIATE`` takes the write lock at once (others wait)."""
-        with self._connect() as conn:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise StoreError(f"the candidates' database {self.path} is busy ({exc}); try again") from None
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        def busy(exc):
+            return StoreError(f"the candidates' database {self.path} is busy ({exc}); try again")
+
+        with self._connect() as conn, write_transaction(conn, busy=busy):
+            yield conn
 
     def _migrate(self, conn) -> None:
         try:
@@ -153,17 +147,12 @@ class CandidateStore:
         if tables - {"candidates", "scores", "sqlite_sequence"}:
             raise StoreError(f"{self.path} is an SQLite database of something else (tables: {sorted(tables)}); "
                              "give a new file with --db")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(conn):
             if conn.execute("PRAGMA user_version").fetchone()[0] < 1:  # another process may have done it
                 # statement by statement: executescript() would commit the open transaction first
                 for statement in filter(str.strip, _SCHEMA_V1.split(";")):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     # -- writing
     def add(self, name: str, scores: Mapping[str, Mapping[str, float]], *, inputs: Mapping | None = None,
