@@ -82,8 +82,11 @@ def test_the_answer_page_says_in_one_line_when_the_browser_models_are_off(app, m
     assert "the in-browser face models are off: not vendored" in html
     assert "live_face.js" not in html and 'id="private-mode"' not in html and "ort.wasm.min.js" not in html
     assert "wasm-unsafe-eval" in page.headers["Content-Security-Policy"]
+    assert page.headers["Cross-Origin-Opener-Policy"] == "same-origin"          # isolated: wasm threads
+    assert page.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
     # every other page keeps the strict policy
-    assert "wasm" not in client.get("/").headers["Content-Security-Policy"]
+    home = client.get("/")
+    assert "wasm" not in home.headers["Content-Security-Policy"] and "Cross-Origin-Opener-Policy" not in home.headers
 
 
 def test_the_answer_page_loads_the_runtime_from_the_app_never_a_cdn(app, monkeypatch):

@@ -13,9 +13,10 @@ runtime after a ``pip install``, no YuNet file), the answer page shows one line 
 the app works as before (the server analyses the uploaded video).
 
 Pages that run WebAssembly get ``'wasm-unsafe-eval'`` in their Content-Security-Policy
-(compiling WebAssembly; no JavaScript ``eval``); every other page keeps the strict policy.
-The runtime runs on one thread (its threads would need a cross-origin-isolated page, and its
-worker did not start in headless Chromium here; docs/browser.md).
+(compiling WebAssembly; no JavaScript ``eval``) and are cross-origin isolated
+(``Cross-Origin-Opener-Policy: same-origin``, ``Cross-Origin-Embedder-Policy: require-corp``;
+the vendored files carry COEP and CORP too): onnxruntime-web's threads need
+``SharedArrayBuffer``. Every other page keeps the strict policy.
 """
 
 from __future__ import annotations
@@ -123,6 +124,11 @@ def _allow_wasm(response):
 
         response.headers["Content-Security-Policy"] = CSP.replace("script-src 'self'",
                                                                   "script-src 'self' 'wasm-unsafe-eval'")
+        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        response.headers["Cross-Origin-Embedder-Policy"] = "require-corp"
+    elif request.path.startswith("/static/vendor/"):
+        response.headers["Cross-Origin-Embedder-Policy"] = "require-corp"
+        response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
     return response
 
 

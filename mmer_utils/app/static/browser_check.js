@@ -3,7 +3,8 @@
 (function () {
   "use strict";
   var config = document.getElementById("mmer-live-config"), status = document.getElementById("check-status");
-  var model = new MmerFace({ wasmPaths: config.getAttribute("data-wasm"),
+  var threads = parseInt(new URLSearchParams(location.search).get("threads"), 10) || 0;   // 0: the default
+  var model = new MmerFace({ threads: threads, wasmPaths: config.getAttribute("data-wasm"),
                              faceModel: config.getAttribute("data-face-model"),
                              detectorModel: config.getAttribute("data-detector-model") });
   var started = performance.now();
@@ -12,7 +13,8 @@
   }).then(function (p) {
     window.mmerCheck = model;
     status.setAttribute("data-state", "ready");
-    status.textContent = "The models run in this browser (loaded in " +
+    status.setAttribute("data-threads", String(ort.env.wasm.numThreads));
+    status.textContent = "The models run in this browser (" + ort.env.wasm.numThreads + " thread(s); loaded in " +
       ((performance.now() - started) / 1000).toFixed(1) + " s; " + p.length + " probabilities for a blank face).";
   }).catch(function (e) {
     status.setAttribute("data-state", "failed");

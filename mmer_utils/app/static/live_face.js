@@ -34,7 +34,10 @@
     if (!window.ort) { throw new Error("onnxruntime-web is not loaded"); }
     var o = this.options;
     ort.env.wasm.wasmPaths = o.wasmPaths;      // the app's static folder: never a CDN
-    ort.env.wasm.numThreads = o.threads || 1;  // threads need a cross-origin-isolated page (docs/browser.md)
+    // threads need a cross-origin-isolated page (the app's COOP/COEP headers); on a 2-core machine that also
+    // encodes the recording they slowed the analysis down (docs/browser.md), so: half the cores, at most 4
+    var cores = navigator.hardwareConcurrency || 1;
+    ort.env.wasm.numThreads = o.threads || (window.crossOriginIsolated && cores >= 4 ? Math.min(4, Math.floor(cores / 2)) : 1);
     ort.env.wasm.proxy = false;
     ort.env.logLevel = "error";
     var opts = { executionProviders: ["wasm"], graphOptimizationLevel: "all" };
