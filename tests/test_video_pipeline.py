@@ -326,3 +326,23 @@ def test_realtime_benchmark_matches_detections_to_true_faces():
     # frame 0: the first face is found and right, the second is missed (the detection is 200 px away);
     # frame 1: the only detection is far from the true face
     assert found == pytest.approx(1 / 3) and agree == 1.0
+
+
+def test_a_still_photo_is_not_stamped_and_its_label_stays_readable(model):
+    """A face filling a photo: no "frame 0  0 fps" in the corner, and the label under the box is not covered by
+    the probability bars."""
+    from mmer_utils.video.faces import Face
+
+    frame = np.zeros((240, 200, 3), np.uint8)
+    face = Face(40, 0, 100, 150)
+    proba = np.full((1, len(FER2013)), 1 / len(FER2013))
+    with_bars = pipeline.draw_emotions(frame.copy(), [face], proba, FER2013, bars=True)
+    label_only = pipeline.draw_emotions(frame.copy(), [face], proba, FER2013, bars=False)
+    label_rows = slice(face.y + face.h + 2, face.y + face.h + 20)      # the label's line under the box
+    assert label_only[label_rows].any()
+    np.testing.assert_array_equal(with_bars[label_rows], label_only[label_rows])
+    assert (with_bars != label_only).any()                              # the bars are drawn, further down
+    # stills given as images: nothing written in the top-left corner; a video keeps its frame number
+    photo = synth.background((320, 240), seed=3)
+    result = pipeline.run_pipeline([photo.copy()], model, keep_frames=1)
+    np.testing.assert_array_equal(result.frames[0][:28, :200], photo[:28, :200])

@@ -122,7 +122,8 @@ def draw_emotions(frame: np.ndarray, faces: Sequence[Face], proba: np.ndarray, l
         color = COLORS.get(labels[best], (0, 220, 0))
         cv2.rectangle(frame, (f.x, f.y), (f.x + f.w, f.y + f.h), color, 2)
         text = f"{labels[best]} {p[best]:.2f}" + (f" #{ids[k]}" if ids is not None else "")
-        ty = f.y - 8 if f.y > 20 else min(H - 4, f.y + f.h + 16)
+        below = f.y <= 20   # no room above the box (a face at the top, a still photo of one face): label below
+        ty = f.y - 8 if not below else min(H - 4, f.y + f.h + 16)
         cv2.putText(frame, text, (f.x, ty), font, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
         cv2.putText(frame, text, (f.x, ty), font, 0.55, color, 1, cv2.LINE_AA)
         if bars:
@@ -136,7 +137,9 @@ def draw_emotions(frame: np.ndarray, faces: Sequence[Face], proba: np.ndarray, l
                 return x >= 0 and x1 < W and y1 < H and not any(
                     x < g.x + g.w and g.x < x1 and y < g.y + g.h and g.y - 24 < y1 for g in others)
 
-            places = [(min(f.x, W - bw - 40), f.y + f.h + 4), (f.x + f.w + 6, f.y), (f.x - bw - 46, f.y)]
+            # under the box starts under the label when the label is there (it must stay readable)
+            places = [(min(f.x, W - bw - 40), f.y + f.h + (24 if below else 4)), (f.x + f.w + 6, f.y),
+                      (f.x - bw - 46, f.y)]
             x0, top = next((p for p in places if free(*p)), places[0])
             for j, name in enumerate(labels):
                 y0 = top + j * (bh + 2)
@@ -176,6 +179,7 @@ def run_pipeline(source, model, *, out=None, every: int = 1, max_frames: int | N
     import cv2
 
     fps_src = 30.0
+    stills = not isinstance(source, (str, Path, int, np.integer))   # photos: no frame number, no fps stamped
     if isinstance(source, (str, Path)):
         from .io import video_info
 
@@ -206,8 +210,9 @@ def run_pipeline(source, model, *, out=None, every: int = 1, max_frames: int | N
             t3 = time.perf_counter()
             ids = tracker.assign(faces, n)
             if draw:
-                running = n / (t3 - start) if n else 0.0
-                draw_emotions(frame, faces, proba, model.labels, ids=ids, info=f"frame {index}  {running:.0f} fps")
+                # the running speed once it is known (not "0 fps" on the first frame)
+                info = None if stills else f"frame {index}" + (f"  {n / (t3 - start):.0f} fps" if n else "")
+                draw_emotions(frame, faces, proba, model.labels, ids=ids, info=info)
             t4 = time.perf_counter()
             if writer is not None:
                 writer.write(frame)
