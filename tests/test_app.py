@@ -860,3 +860,21 @@ def test_recruiter_lists_filters_and_compares(live):
     stranger = live.test_client()
     assert stranger.get(f"/recruiter/candidates/{a}").status_code == 302
     assert stranger.get(fig.group(1)).status_code == 302
+
+
+@pytest.mark.data
+def test_a_short_answer_not_in_english_is_analysed_with_caveats_on_the_page(live):
+    """The portrait's caveats reach the results page: fewer than 50 words, and a text the models barely read."""
+    german = ("Im letzten Jahr habe ich ein Team von fünf Leuten geleitet. Die Arbeit war schwer, aber wir haben "
+              "das Projekt pünktlich abgeschlossen, und ich habe dabei viel über Geduld gelernt.")
+    client = live.test_client()
+    token = consent(client)
+    r = submit(client, token, name="Greta", text=german, question="leadership")
+    assert r.status_code == 303, errors_of(r.text)
+    link = r.headers["Location"]
+    assert _wait(live, client, link) == "done"
+    page = client.get(link).text
+    summary = live.extensions["mmer"]["db"].get(link.rsplit("/", 1)[1])["summary"]
+    assert len(summary["caveats"]) == 2 and summary["problems"] == {}, summary
+    assert 'id="caveats"' in page and "only 30 words (fewer than 50)" in page
+    assert re.search(r"the models read English: they recognise \d+ of the 30 words of this text \(\d+ %\)", page)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import tempfile
 import threading
@@ -220,6 +221,40 @@ class JobRunner:
             message = message.replace(str(path) + "/", "").replace(str(path), "your answer")
         return message
 
+    def _portrait(self, token: str, models, *, text, audio, video, name):
+        """The portrait of the answer; any bad input refuses the whole answer (one sentence per bad input).
+
+        The portrait keeps the good inputs beside a bad one (and says why it left it out); the
+        app asks for the answer again instead, so that nothing half-analysed is stored.
+        """
+        from ..portrait import PortraitInputError, build_portrait
+
+        try:
+            portrait = build_portrait(models, text=text, audio=None if audio is None else str(audio),
+                                      video=None if video is None else str(video), name=name,
+                                      face_every=self.face_every)
+            problems = portrait.problems
+        except PortraitInputError as exc:
+            if not exc.problems:
+                raise
+            problems = exc.problems
+        if problems:
+            raise InputError(" ".join(self._explain(token, key, reason) for key, reason in problems.items()))
+        return portrait
+
+    def _explain(self, token: str, key: str, reason: str) -> str:
+        """What the candidate reads about a bad input (the portrait's reason, without the server's paths)."""
+        if key == "video" and "no face was found" in reason:
+            frames = re.search(r"in the (\d+) frames", reason)
+            seen = f" ({frames.group(1)} frames analysed)" if frames else ""
+            return (f"No face was found in the video{seen}: record again facing the camera, with light on your "
+                    "face and nothing covering it.")
+        if key == "audio" and ("near silence" in reason or "silent" in reason):
+            return ("No speech was heard in the voice recording (only near-silence): speak closer to the "
+                    "microphone and record again.")
+        what = {"text": "Text", "audio": "Voice", "video": "Video"}.get(key, key)
+        return f"{what}: {self._clean(token, reason)}."
+
     def _fail(self, token: str, message: str) -> None:
         """Nothing half-stored: the inputs and any partial report go, the row keeps the reason only."""
         self.files.remove(token)
@@ -248,15 +283,7 @@ class JobRunner:
 
             portrait = build_private_portrait(models, folder / FILE_NAME, name=row["name"])
         else:
-            portrait = build_portrait(models, text=text, audio=None if audio is None else str(audio),
-                                      video=None if video is None else str(video), name=row["name"],
-                                      face_every=self.face_every)
-        if video is not None and (portrait.face_timeline is None or portrait.face_timeline.empty):
-            raise InputError(f"No face was found in the video ({portrait.face_frames} frames analysed): record "
-                             "again facing the camera, with light on your face and nothing covering it.")
-        if audio is not None and "voice" not in portrait.shared.index:
-            raise InputError("No speech was heard in the voice recording (only near-silence): speak closer to "
-                             "the microphone and record again.")
+            portrait = self._portrait(token, models, text=text, audio=audio, video=video, name=row["name"])
         self.db.set_state(token, "running", step="comparing with the other candidates and writing the report")
         report = self.files.report(token)
         tmp = report.with_name(".report-tmp")

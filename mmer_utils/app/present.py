@@ -54,6 +54,7 @@ def portrait_view(s: dict | None) -> dict:
         "standing": standing,
         "figures": set(s.get("figures") or []),
         "notes": s.get("notes") or [], "models": list((s.get("models") or {}).items()),
+        "caveats": s.get("caveats") or [], "problems": list((s.get("problems") or {}).items()),
         "quick_models": bool(s.get("quick_models")),
     }
 
