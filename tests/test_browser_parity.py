@@ -121,6 +121,7 @@ test_video_frames.__test__ = False   # a helper, not a test
 
 _ANALYSE = """
 var png = arguments[0], done = arguments[arguments.length - 1];
+window.mmerCheck.maxSide = arguments[1];
 var bytes = atob(png), buf = new Uint8Array(bytes.length);
 for (var i = 0; i < bytes.length; i++) { buf[i] = bytes.charCodeAt(i); }
 createImageBitmap(new Blob([buf], {type: 'image/png'}), {colorSpaceConversion: 'none', premultiplyAlpha: 'none'})
@@ -141,7 +142,9 @@ def _iou(a, b) -> float:
 
 
 @pytest.mark.data
-def test_browser_detection_finds_the_faces_python_finds(page):
+@pytest.mark.parametrize("max_side", [640, 320])
+def test_browser_detection_finds_the_faces_python_finds(page, max_side):
+    """``max_side``: frames detected on a copy at most this long (640: the app's server; 320: its live overlay)."""
     real_dataset("fer2013")
     import cv2
 
@@ -149,7 +152,7 @@ def test_browser_detection_finds_the_faces_python_finds(page):
 
     if not yunet_available():
         pytest.skip("YuNet's model file is not installed (python -m mmer_utils.video.assets fetch yunet)")
-    model = FaceEmotionModel.load_pretrained()
+    model = FaceEmotionModel.load_pretrained(max_side=max_side)
     assert model.detector == "yunet"
     frames = test_video_frames()
     both = python_only = browser_only = neither = 0
@@ -157,7 +160,7 @@ def test_browser_detection_finds_the_faces_python_finds(page):
     for frame in frames:
         ok, png = cv2.imencode(".png", frame)
         assert ok
-        got = page.execute_async_script(_ANALYSE, base64.b64encode(png.tobytes()).decode("ascii"))
+        got = page.execute_async_script(_ANALYSE, base64.b64encode(png.tobytes()).decode("ascii"), max_side)
         assert not isinstance(got, dict), got
         table = model.analyse_image(frame)
         b = max(got, key=lambda f: f["w"] * f["h"]) if got else None
@@ -175,7 +178,7 @@ def test_browser_detection_finds_the_faces_python_finds(page):
         else:
             neither += 1
     n = len(frames)
-    print(f"detection on {n} frames: both {both}, Python only {python_only}, browser only {browser_only}, "
+    print(f"detection at max_side {max_side} on {n} frames: both {both}, Python only {python_only}, browser only {browser_only}, "
           f"neither {neither}; box IoU median {np.median(ious):.3f} (min {min(ious):.3f}); "
           f"labels equal {np.mean(same_label):.3f}; max |diff| of probabilities {max(diffs):.2e}")
     assert both >= 0.9 * (both + python_only) and both >= n // 2, (both, python_only, browser_only)

@@ -68,6 +68,7 @@ DEFAULTS = {
     "VIDEO_MAX_SIDE": 640,
     "FACE_EVERY": 2,
     "BROWSER_FACE": True,        # live face overlay and private mode, when the vendored runtime is there
+    "BROWSER_FACE_MAX_SIDE": 320,   # the browser detects faces on a copy this size (4x faster than 640; docs/browser.md)
     "MAX_FACE_JSON_BYTES": 400_000,   # private mode: the browser's face emotions (JSON; Werkzeug keeps form fields under 500 kB)
     "MODELS_DIR": None,          # default: the models shipped with the course
     "MODELS_LOADER": None,       # a callable returning PortraitModels (tests); overrides MODELS_DIR

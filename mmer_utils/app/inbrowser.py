@@ -66,7 +66,8 @@ def live_status() -> dict:
     if reason is None and _model_file("yunet") is None:
         reason = ("the in-browser face models are off: the YuNet face detector is not installed "
                   "(python -m mmer_utils.video.assets fetch yunet)")
-    out = {"on": reason is None, "reason": reason, "max_fps": LIVE_MAX_FPS}
+    out = {"on": reason is None, "reason": reason, "max_fps": LIVE_MAX_FPS,
+           "max_side": int(current_app.config.get("BROWSER_FACE_MAX_SIDE") or 640)}
     if reason is None:
         out.update(ort=url_for("static", filename="vendor/onnxruntime-web/ort.wasm.min.js"),
                    wasm=url_for("static", filename="vendor/onnxruntime-web/"),

@@ -11,8 +11,9 @@ OpenCV's YuNet + the Keras model, the app's server-side analysis) on the same fr
 from the same video.
 
 Records (chapter ``browser``, ``results/browser.json``): frames/s of detection + classification
-in the browser and in Python (one process, the machine's 2 cores), the share of frames with a
-face for both. Quick mode: 5 s of browser frames, 30 Python frames, nothing saved; ``--full``:
+in the browser (one wasm thread, two threads, and one thread detecting on a 320-px copy) and in
+Python (one process; frames at most 640 px, and at most 320 px), and the share of frames with a
+face for each. Quick mode: 5 s of browser frames, 30 Python frames, nothing saved; ``--full``:
 30 s and 150 frames.
 
 The helpers :func:`start_app` and :func:`chromium` are also used by the browser tests.
@@ -175,6 +176,7 @@ def face_frames(n_faces: int = 6, *, seconds_each: float = 1.0, seed: int = 1, j
 _BROWSER_LOOP = """
 var seconds = arguments[0], done = arguments[arguments.length - 1];
 var model = window.mmerCheck, video = document.createElement('video');
+model.maxSide = arguments[1] || 640;
 video.muted = true; video.playsInline = true;
 navigator.mediaDevices.getUserMedia({video: {width: {exact: 640}, height: {exact: 480}}, audio: false}).then(function (s) {
   video.srcObject = s; return video.play();
@@ -199,24 +201,25 @@ navigator.mediaDevices.getUserMedia({video: {width: {exact: 640}, height: {exact
 """
 
 
-def measure_browser(driver, base: str, seconds: float, *, threads: int = 0) -> dict:
+def measure_browser(driver, base: str, seconds: float, *, threads: int = 0, max_side: int = 640) -> dict:
     """Frames/s of detection + classification of the fake camera's frames in the page (one after the other)."""
     open_check_page(driver, base, threads=threads)
     driver.set_script_timeout(seconds + 90)
-    out = driver.execute_async_script(_BROWSER_LOOP, seconds)
+    out = driver.execute_async_script(_BROWSER_LOOP, seconds, max_side)
     if out.get("error"):
         raise BrowserMissingError(f"the browser could not analyse the camera's frames: {out['error']}")
     out["threads"] = int(driver.execute_script("return ort.env.wasm.numThreads"))
+    out["max_side"] = max_side
     return out
 
 
-def measure_python(frames: list[np.ndarray], n: int) -> dict:
+def measure_python(frames: list[np.ndarray], n: int, *, max_side: int = 640) -> dict:
     """Frames/s of the Python pipeline (YuNet in OpenCV + the Keras face model) on the same frames."""
     from .. import config
     from ..video.predict import FaceEmotionModel
 
     config.import_tensorflow_quietly()
-    model = FaceEmotionModel.load_pretrained()
+    model = FaceEmotionModel.load_pretrained(max_side=max_side)
     for frame in frames[:3]:
         model.analyse_image(frame)   # builds the detector and warms the model up, outside the timing
     with_face, start = 0, time.perf_counter()
@@ -243,7 +246,8 @@ def run(full: bool, command: str) -> list[BenchRecord]:
                 driver = chromium(tmp / "profile", y4m=y4m)
                 try:
                     browser = [measure_browser(driver, base, setting["browser_seconds"], threads=1),
-                               measure_browser(driver, base, setting["browser_seconds"])]
+                               measure_browser(driver, base, setting["browser_seconds"], threads=2),
+                               measure_browser(driver, base, setting["browser_seconds"], threads=1, max_side=320)]
                 finally:
                     driver.quit()
         finally:
@@ -251,7 +255,8 @@ def run(full: bool, command: str) -> list[BenchRecord]:
                 os.environ.pop("MMER_CACHE_DIR", None)
             else:
                 os.environ["MMER_CACHE_DIR"] = saved
-    p = measure_python(frames, setting["python_frames"])
+    python = [measure_python(frames, setting["python_frames"]),
+              measure_python(frames, setting["python_frames"], max_side=320)]
     protocol = "640x480 fake camera, FER2013 PrivateTest faces on a background"
 
     def add(model, metric, value, extra):
@@ -264,13 +269,16 @@ def run(full: bool, command: str) -> list[BenchRecord]:
         b_extra = {"frames": b["frames"], "seconds": round(b["seconds"], 2), "frames_with_face": b["with_face"],
                    "runtime": f"onnxruntime-web {b.get('ort') or ''} (wasm, {threads}), headless Chromium",
                    "user_agent": b.get("user_agent")}
-        name = f"browser, {threads} (YuNet + face model, onnxruntime-web)"
+        side = "" if b["max_side"] == 640 else f", detection at {b['max_side']} px"
+        name = f"browser, {threads}{side} (YuNet + face model, onnxruntime-web)"
         add(name, "frames_per_second", b["frames"] / b["seconds"], b_extra)
         add(name, "face_found_rate", b["with_face"] / max(1, b["frames"]), b_extra)
-        add(f"browser detection only, {threads} (YuNet, onnxruntime-web)", "frames_per_second", b["detect_fps"], {})
-    p_extra = {"frames": p["frames"], "seconds": round(p["seconds"], 2), "frames_with_face": p["with_face"],
-               "runtime": f"OpenCV FaceDetectorYN ({p['detector']}) + Keras, one Python process"}
-    add("Python pipeline (FaceEmotionModel.analyse_image)", "frames_per_second", p["frames"] / p["seconds"], p_extra)
-    add("Python pipeline (FaceEmotionModel.analyse_image)", "face_found_rate", p["with_face"] / max(1, p["frames"]),
-        p_extra)
+        add(f"browser detection only, {threads}{side} (YuNet, onnxruntime-web)", "frames_per_second",
+            b["detect_fps"], {})
+    for p, side in zip(python, (640, 320)):
+        p_extra = {"frames": p["frames"], "seconds": round(p["seconds"], 2), "frames_with_face": p["with_face"],
+                   "runtime": f"OpenCV FaceDetectorYN ({p['detector']}) + Keras, one Python process"}
+        name = "Python pipeline (FaceEmotionModel.analyse_image" + ("" if side == 640 else ", max_side=320") + ")"
+        add(name, "frames_per_second", p["frames"] / p["seconds"], p_extra)
+        add(name, "face_found_rate", p["with_face"] / max(1, p["frames"]), p_extra)
     return records

@@ -81,15 +81,9 @@
   // a frame as RGBA pixels {data, width, height} (ImageData) -> the detector's input at scale `scale`
   MmerFace.prototype._blob = function (frame, scale) {
     var w = frame.width, h = frame.height, src = frame.data;
-    if (scale !== 1) {   // the Python side shrinks with INTER_AREA; a canvas with high-quality smoothing is close
+    if (scale !== 1) {   // shrunk like Python's resize_max: OpenCV's INTER_AREA (area averaging), rounded to bytes
       var sw = Math.max(1, Math.round(w * scale)), sh = Math.max(1, Math.round(h * scale));
-      var c1 = document.createElement("canvas"); c1.width = w; c1.height = h;
-      c1.getContext("2d").putImageData(new ImageData(new Uint8ClampedArray(src), w, h), 0, 0);
-      var c2 = document.createElement("canvas"); c2.width = sw; c2.height = sh;
-      var ctx2 = c2.getContext("2d");
-      ctx2.imageSmoothingQuality = "high";
-      ctx2.drawImage(c1, 0, 0, sw, sh);
-      src = ctx2.getImageData(0, 0, sw, sh).data; w = sw; h = sh;
+      src = areaResizeRGBA(src, w, h, sw, sh); w = sw; h = sh;
     }
     // like OpenCV's FaceDetectorYN: padded (zeros, bottom and right) to a multiple of 32; a detector file
     // with a fixed input size (YuNet's own: 640x640) gets the frame padded to that size instead
@@ -179,6 +173,33 @@
     return tabs;
   }
 
+  function areaResizeRGBA(src, w, h, sw, sh) {   // RGBA -> RGBA (sw x sh), separable area averaging
+    var tx = areaWeights(w, sw), ty = areaWeights(h, sh), tmp = new Float32Array(h * sw * 3);
+    var out = new Uint8ClampedArray(sw * sh * 4), r, c, k, ch;
+    for (r = 0; r < h; r++) {
+      for (c = 0; c < sw; c++) {
+        var t = tx[c], a0 = 0, a1 = 0, a2 = 0;
+        for (k = 0; k < t.length; k++) {
+          var j = (r * w + t[k][0]) * 4, wt = t[k][1];
+          a0 += src[j] * wt; a1 += src[j + 1] * wt; a2 += src[j + 2] * wt;
+        }
+        var o = (r * sw + c) * 3; tmp[o] = a0; tmp[o + 1] = a1; tmp[o + 2] = a2;
+      }
+    }
+    for (r = 0; r < sh; r++) {
+      var tr = ty[r];
+      for (c = 0; c < sw; c++) {
+        for (ch = 0; ch < 3; ch++) {
+          var acc = 0;
+          for (k = 0; k < tr.length; k++) { acc += tmp[(tr[k][0] * sw + c) * 3 + ch] * tr[k][1]; }
+          out[(r * sw + c) * 4 + ch] = Math.round(acc);
+        }
+        out[(r * sw + c) * 4 + 3] = 255;
+      }
+    }
+    return out;
+  }
+
   function cropFace(gray, W, H, face) {
     var side = Math.max(face.w, face.h), out = Math.max(1, Math.round(side));
     var cx = face.x + face.w / 2, cy = face.y + face.h / 2;
@@ -265,6 +286,7 @@
     var input = document.getElementById(box.getAttribute("data-input"));
     var minInterval = 1000 / (parseFloat(config.getAttribute("data-max-fps")) || 5);
     var model = new MmerFace({ wasmPaths: config.getAttribute("data-wasm"),
+                               maxSide: parseInt(config.getAttribute("data-max-side"), 10) || 640,
                                faceModel: config.getAttribute("data-face-model"),
                                detectorModel: config.getAttribute("data-detector-model") });
     var ready = false, busy = false, running = false, recording = false, t0 = 0, lastRun = 0;
