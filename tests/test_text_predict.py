@@ -223,3 +223,19 @@ def test_a_text_not_in_english_gets_a_note_with_the_share_recognised(model, tmp_
     header = next(i for i, line in enumerate(lines) if "P(high)" in line)
     assert lines[header + 1].split()[0] == "extraversion"           # no "trait" row between
     assert re.fullmatch(r"extraversion\s+0\.\d{3}\s+\d{1,3}", lines[header + 1].strip())
+
+
+def test_analyse_without_model_uses_the_shipped_one_else_the_trained_one(model, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MMER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(TextAnswerModel, "load_pretrained", classmethod(lambda cls, **kw: model))
+    assert predict.main(["analyse", "party friends talk dance " * 15]) == 0
+    assert "most visible trait: extraversion" in capsys.readouterr().out
+
+    def no_store(cls, **kw):
+        raise DataNotFoundError("the model store is missing (test)")
+
+    monkeypatch.setattr(TextAnswerModel, "load_pretrained", classmethod(no_store))
+    assert predict.main(["analyse", "party friends talk dance " * 15]) == 2
+    assert "python -m mmer_utils.text.predict train" in capsys.readouterr().err
+    model.save()                                          # the trained default, in the cache
+    assert predict.main(["analyse", "party friends talk dance " * 15]) == 0

@@ -702,7 +702,8 @@ def main(argv=None) -> int:
     an = sub.add_parser("analyse", help="analyse one answer")
     an.add_argument("text", nargs="?", help="the answer (or use --file)")
     an.add_argument("--file", help="a UTF-8 text file with the answer")
-    an.add_argument("--model", help="a saved bundle (default: the trained default)")
+    an.add_argument("--model", help="a saved bundle (default: the model shipped with the course, else the one "
+                                    "`train` saved)")
     args = parser.parse_args(argv)
     try:
         if args.command == "train":
@@ -716,8 +717,11 @@ def main(argv=None) -> int:
         if args.model:
             sibling = emotion_sibling(args.model)
             model = TextAnswerModel.load(args.model, emotion_path=sibling if sibling.is_file() else None)
-        else:
-            model = TextAnswerModel.load_default()
+        else:   # the model shipped with the course; without a model store, the one `train` built here
+            try:
+                model = TextAnswerModel.load_pretrained()
+            except DataNotFoundError:
+                model = TextAnswerModel.load_default()
         view = model.analyse(text)
         print(view.summary())
         table = pd.DataFrame({"P(high)": view.traits, "percentile": view.percentiles}).rename(index=TRAIT_NAMES)
