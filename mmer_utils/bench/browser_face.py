@@ -192,7 +192,7 @@ navigator.mediaDevices.getUserMedia({video: {width: {exact: 640}, height: {exact
   var wall = (performance.now() - t0) / 1000;
   var t1 = performance.now(), m = 0;
   var still = model.grab(video, video.videoWidth, video.videoHeight);
-  while (performance.now() - t1 < 2000) { await model.detect(still); m += 1; }
+  while (performance.now() - t1 < Math.max(2000, 1000 * seconds / 3)) { await model.detect(still); m += 1; }
   det = m / ((performance.now() - t1) / 1000);
   video.srcObject.getTracks().forEach(function (t) { t.stop(); });
   done({frames: n, with_face: withFace, seconds: wall, width: still.width, height: still.height, detect_fps: det,
