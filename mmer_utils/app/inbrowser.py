@@ -38,6 +38,16 @@ WASM_PAGES = {"candidate.answer", "candidate.submit", "inbrowser.check"}
 LIVE_MAX_FPS = 5
 
 
+#: name -> (path, (mtime_ns, size)) of a model file already verified: the answer page asks on every visit, and
+#: the store's check (kind + SHA-256 of 7 MB) is done again only when the file changes
+_VERIFIED: dict = {}
+
+
+def _stat_key(path):
+    st = Path(path).stat()
+    return (st.st_mtime_ns, st.st_size)
+
+
 def _model_file(name: str):
     """The path of ``face_emotion`` or ``yunet``'s ONNX file, or None when it is not installed."""
     from ..errors import MmerError
@@ -46,7 +56,12 @@ def _model_file(name: str):
         if name == "face_emotion":
             from ..models import store
 
-            return store.path("face_emotion", "onnx")
+            known = _VERIFIED.get(name)
+            if known is not None and known[0].is_file() and _stat_key(known[0]) == known[1]:
+                return known[0]
+            path = Path(store.path("face_emotion", "onnx"))
+            _VERIFIED[name] = (path, _stat_key(path))
+            return path
         if name == "yunet":
             from ..video.assets import asset_path
 
