@@ -359,6 +359,10 @@ def test_one_bad_input_among_good_ones_keeps_the_good_ones(bundle, interview, tm
     page = (tmp_path / "r" / "report.html").read_text()
     assert "audio given but left out: silent.wav is silent" in page
     assert set(CandidateStore(db).kinds()) == {"trait", "text", "face", "combined"}
+    assert list(CandidateStore(db).candidates()["inputs"]) == ["text, video"]     # what was analysed
+    assert _run(["candidates", "--db", db]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0] == f"1 candidate in {db}" and listing[1].split() == ["id", "name", "created", "inputs"]
     # every input bad: one line naming each, nothing stored
     empty = tmp_path / "empty.txt"
     empty.write_text(" ")

@@ -141,9 +141,9 @@ def main(argv=None) -> int:
             args = _candidates_parser().parse_args(rest)
             store = CandidateStore(args.db)
             table = store.candidates()
-            print(f"{len(table)} candidates in {store.path}")
+            print(f"{len(table)} candidate{'' if len(table) == 1 else 's'} in {store.path}")
             if len(table):
-                print(table.to_string())
+                print(table.reset_index().to_string(index=False))   # one header row
             return 0
         if command == "demo":
             from .demo import make_demo_interview

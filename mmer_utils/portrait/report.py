@@ -51,7 +51,14 @@ INPUT_OF = {"text": "text", "voice": "audio", "face": "video"}
 
 
 class PortraitInputError(MmerError, ValueError):
-    """An interview input that cannot be analysed (empty answer, no input at all...)."""
+    """An interview input that cannot be analysed (empty answer, no input at all...).
+
+    ``problems``: input (``text``, ``audio``, ``video``) -> its reason, when every given input was bad.
+    """
+
+    def __init__(self, message: str, problems: dict | None = None):
+        super().__init__(message)
+        self.problems = dict(problems or {})
 
 
 # --------------------------------------------------------------------------- inputs
@@ -523,8 +530,8 @@ def _build_portrait(models, *, text, text_file, audio, video, name, weights, voi
 def _nothing_left(problems: dict) -> None:
     """Every given input was bad: one line with the reason of each."""
     if len(problems) == 1:
-        raise PortraitInputError(next(iter(problems.values())))
-    raise PortraitInputError("nothing to analyse: " + "; ".join(f"{k}: {v}" for k, v in problems.items()))
+        raise PortraitInputError(next(iter(problems.values())), problems)
+    raise PortraitInputError("nothing to analyse: " + "; ".join(f"{k}: {v}" for k, v in problems.items()), problems)
 
 
 # --------------------------------------------------------------------------- comparison

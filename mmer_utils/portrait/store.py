@@ -177,8 +177,13 @@ class CandidateStore:
         return cid
 
     def add_portrait(self, portrait) -> int:
-        """Store a :class:`~mmer_utils.portrait.report.Portrait`; return its id."""
-        return self.add(portrait.name, portrait.scores(), inputs=portrait.inputs, models=portrait.models,
+        """Store a :class:`~mmer_utils.portrait.report.Portrait`; return its id.
+
+        Its inputs are those analysed: an input left out (``portrait.problems``) is stored as not given.
+        """
+        left_out = getattr(portrait, "problems", {}) or {}
+        inputs = {k: (None if k in left_out else v) for k, v in portrait.inputs.items()}
+        return self.add(portrait.name, portrait.scores(), inputs=inputs, models=portrait.models,
                         created=portrait.created)
 
     def remove(self, candidate_id: int) -> bool:
