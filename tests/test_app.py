@@ -17,6 +17,7 @@ import sqlite3
 import threading
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -639,6 +640,47 @@ def test_candidates_submitting_at_once(tmp_path, monkeypatch):
     rows = [db.get(link.rsplit("/", 1)[1]) for link in links]
     assert sorted(r["name"] for r in rows) == ["c0", "c1", "c2", "c3"]
     assert {r["state"] for r in rows} == {"failed"} and stored(app) == {**NOTHING, "interviews": 4}
+
+
+def test_an_answer_the_models_cannot_use_is_refused_after_the_analysis(tmp_path, monkeypatch):
+    """No face in the video, only near-silence in the voice, or another reason the portrait gives: the job fails
+    with one sentence per bad input (no server path in it) and nothing but the row is kept."""
+    import mmer_utils.portrait as portrait_package
+    from mmer_utils.portrait import PortraitInputError
+
+    monkeypatch.delenv("MMER_RECRUITER_PASSWORD", raising=False)
+    app = make_app(tmp_path, MODELS_LOADER=lambda: object())
+    files = str(app.config["FILES_DIR"])
+    outcomes = [
+        PortraitInputError("no face was found in the 12 frames of video.mp4: no face emotion",
+                           {"video": "no face was found in the 12 frames of video.mp4: no face emotion"}),
+        lambda audio: SimpleNamespace(problems={
+            "audio": "every window of voice.wav is near silence: no speech heard",
+            "text": f"{Path(audio).parent / 'answer.txt'} has no English words to analyse"}),
+    ]
+    expected = [["No face was found in the video (12 frames analysed): record again facing the camera"],
+                ["No speech was heard in the voice recording", "Text: answer.txt has no English words to analyse."]]
+
+    def fake_build(models, **kwargs):
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome(kwargs["audio"])
+
+    monkeypatch.setattr(portrait_package, "build_portrait", fake_build)
+    client = app.test_client()
+    token = consent(client)
+    for messages in expected:
+        r = submit(client, token, mode="voice", audio=(wav_bytes(tone(3.0)), "a.wav"))
+        assert r.status_code == 303, errors_of(r.text)
+        link = r.headers["Location"]
+        assert app.extensions["mmer"]["runner"].wait(30)
+        status = client.get(link + "/status").json
+        assert status["state"] == "failed" and files not in status["message"]
+        for message in messages:
+            assert message in status["message"], status["message"]
+        assert "could not be analysed" in client.get(link).text
+    assert not outcomes and stored(app) == {**NOTHING, "interviews": 2}
 
 
 def test_unguessable_links_only(app, client):
