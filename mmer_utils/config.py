@@ -202,6 +202,27 @@ def setup_notebook() -> None:
     setup_nltk()
     short_errors_in_notebooks()
     register_needs_magic()
+    if os.environ.get("TQDM_DISABLE"):  # set by the course runner: a saved widget bar would read "0%"
+        progress_bars_off()
+
+
+def progress_bars_off() -> None:
+    """Make ``tqdm.auto.tqdm`` a disabled text bar in this process (for batch runs of notebooks).
+
+    ``$TQDM_DISABLE`` turns off tqdm's text bars, but not the notebook widget that ``tqdm.auto``
+    picks inside a kernel; the package's code imports ``tqdm.auto`` when it draws a bar, so
+    replacing it here covers every later bar.
+    """
+    import tqdm.auto
+    import tqdm.autonotebook
+    import tqdm.std
+
+    class _Off(tqdm.std.tqdm):
+        def __init__(self, *args, **kwargs):
+            kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+
+    tqdm.auto.tqdm = tqdm.autonotebook.tqdm = _Off
 
 
 def import_tensorflow_quietly() -> None:

@@ -128,3 +128,18 @@ def test_setup_notebook_installs_one_line_errors_nltk_and_the_needs_magic(isolat
         assert isinstance(result.error_in_exec, ValueError)  # a typo is an error, not a silent skip
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_batch_runs_turn_the_notebook_progress_bars_off(monkeypatch):
+    import tqdm.auto
+    import tqdm.autonotebook
+
+    from mmer_utils import course
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", tqdm.auto.tqdm)  # restored after the test
+    monkeypatch.setattr(tqdm.autonotebook, "tqdm", tqdm.autonotebook.tqdm)
+    assert course.BATCH_ENV == {"TQDM_DISABLE": "1"}  # what the runner gives its kernels
+    config.progress_bars_off()
+    from tqdm.auto import tqdm as bar
+
+    assert bar(range(3)).disable and bar(range(3), disable=False).disable

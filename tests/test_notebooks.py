@@ -103,6 +103,40 @@ def test_notebook_runs_end_to_end_in_quick_mode(path, tmp_path, monkeypatch):
     assert not problems, f"{rel}: {problems}"
 
 
+WITHOUT_ESSAYS = [p for p in RUN if "essays" in json.loads(p.read_text()).get("metadata", {}).get("mmer", {}).get("uses", [])]
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", WITHOUT_ESSAYS, ids=_id)
+def test_notebook_runs_without_the_essays(path, tmp_path, monkeypatch):
+    """The essays cannot be downloaded: a notebook that only uses them runs to the end without them,
+    skipping their cells with one line that says how to get them."""
+    from mmer_utils import config
+
+    real = config.data_root(must_exist=False)
+    root = tmp_path / "data"  # every data set of the real root, except the essays
+    root.mkdir()
+    for entry in real.iterdir() if real.is_dir() else []:
+        if entry.name != "essays":
+            (root / entry.name).symlink_to(entry.resolve())
+    monkeypatch.setenv(config.DATA_ENV, str(root))
+    for name in course.required_data(path):
+        real_dataset(name)
+    rel = _id(path)
+    monkeypatch.setenv(results.METRICS_ENV, str(tmp_path / "metrics"))
+    monkeypatch.setenv(results.NOTEBOOK_ENV, rel)
+    out = tmp_path / "executed.ipynb"
+    course.run_notebook(path, out, quick=True)
+    executed = nbformat.read(out, as_version=4)
+    assert not cell_errors(executed), f"{rel}: cells with errors: {cell_errors(executed)}"
+    told = [c for c in executed.cells if c.cell_type == "code" and skipped(c)]
+    how = [c for c in executed.cells for o in c.get("outputs", []) if "essays" in "".join(o.get("text", ""))
+           and "WCPR 2013" in "".join(o.get("text", ""))]
+    assert how, f"{rel}: no line says how to get the essays"
+    assert all(len("".join(o.get("text", "")).strip().splitlines()) == 1 for c in told for o in c.outputs)
+    assert not metric_problems(executed, rel, tmp_path / "metrics")
+
+
 def _executed(*cells):
     """A notebook as papermill leaves it: code cells with their outputs."""
     nb = new_notebook()
