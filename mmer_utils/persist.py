@@ -39,6 +39,9 @@ TRUSTED_TYPES: tuple[str, ...] = (
     # scikit-learn helpers skops does not trust by default (inside CalibratedClassifierCV)
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
+    # shared classic estimators (mmer_utils.estimators; files written before the move name audio.baselines)
+    "mmer_utils.estimators.CalibratedSVC",
+    "mmer_utils.estimators.SelectBlock",
     # audio chapter: clip features -> [select a feature set] -> scaler -> SVM
     "mmer_utils.audio.baselines.CalibratedSVC",
     "mmer_utils.audio.baselines.SelectBlock",

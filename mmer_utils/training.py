@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import importlib
 import json
-import tempfile
 import time
 import zipfile
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -50,7 +49,10 @@ def make_dataset(X, y=None, batch_size: int = 32, shuffle: bool = True, seed: in
 
     Parameters
     ----------
-    X : array (n, ...); y : array (n,) or (n, k), or None
+    X : array (n, ...) or dict of arrays (n, ...)
+        The inputs; a dict gives named inputs (a model with several ``keras.Input``).
+    y : array (n,) or (n, k), or None
+        Targets; None yields inputs only (prediction).
     batch_size : int
     shuffle : bool
         Training mode: reshuffle every epoch (seeded), apply ``augment_fn`` and drop the
@@ -68,14 +70,22 @@ def make_dataset(X, y=None, batch_size: int = 32, shuffle: bool = True, seed: in
         ``(x, y, w)`` with sample weight ``w = 0`` on the padding, so metrics are
         computed on the real examples only while every batch is complete.
 
+    Returns
+    -------
+    tf.data.Dataset
+        Batches of ``(x, y)`` in training mode, ``(x, y, w)`` in evaluation mode, ``x``
+        alone when ``y`` is None.
+
     >>> ds = make_dataset(np.zeros((10, 3)), np.arange(10), batch_size=4, shuffle=False)
     >>> [(int(x.shape[0]), float(w.numpy().sum())) for x, y, w in ds]
     [(4, 4.0), (4, 4.0), (4, 2.0)]
     """
     import tensorflow as tf
 
-    X = np.asarray(X)
-    n = len(X)
+    X = {k: np.asarray(v) for k, v in X.items()} if isinstance(X, dict) else np.asarray(X)
+    n = _n_rows(X)
+    if augment_fn is not None and isinstance(X, dict):
+        raise ValueError("augment_fn takes one array per example, not named inputs")
     if y is not None and len(y) != n:
         raise ValueError(f"X has {n} examples but y has {len(y)}")
     if drop_remainder is None:
@@ -86,10 +96,10 @@ def make_dataset(X, y=None, batch_size: int = 32, shuffle: bool = True, seed: in
         pad = (-n) % batch_size
         index = np.concatenate([np.arange(n), np.full(pad, n - 1, dtype=int)])
         if y is None:  # prediction: the caller drops the predictions of the padding
-            ds = tf.data.Dataset.from_tensor_slices(X[index])
+            ds = tf.data.Dataset.from_tensor_slices(_take(X, index))
         else:
             weights = np.concatenate([np.ones(n, np.float32), np.zeros(pad, np.float32)])
-            ds = tf.data.Dataset.from_tensor_slices((X[index], np.asarray(y)[index], weights))
+            ds = tf.data.Dataset.from_tensor_slices((_take(X, index), np.asarray(y)[index], weights))
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
     ds = tf.data.Dataset.from_tensor_slices(X if y is None else (X, np.asarray(y)))
@@ -118,6 +128,15 @@ def class_weights(y) -> dict:
     A class twice as rare weighs twice as much in the loss, so the model cannot win by
     favouring frequent classes. Keras needs integer class ids 0..K-1 as keys.
 
+    Parameters
+    ----------
+    y : array (n,)
+        Class ids.
+
+    Returns
+    -------
+    dict class -> weight
+
     >>> class_weights([0, 0, 0, 1])
     {0: 0.6666666666666666, 1: 2.0}
     """
@@ -129,8 +148,26 @@ def class_weights(y) -> dict:
 # --------------------------------------------------------------------------- callbacks
 
 
+def monitor_mode(monitor: str) -> str:
+    """``"min"`` for a loss, ``"max"`` for a score (accuracy, F1, UAR, AUC...).
+
+    Parameters
+    ----------
+    monitor : str
+        A logged quantity, e.g. ``"val_loss"``.
+
+    Returns
+    -------
+    str
+
+    >>> monitor_mode("val_loss"), monitor_mode("val_weighted_f1")
+    ('min', 'max')
+    """
+    return "min" if monitor.endswith("loss") else "max"
+
+
 def standard_callbacks(checkpoint_path=None, *, monitor: str = "val_loss", patience: int = 10,
-                       lr_patience: int = 4, lr_factor: float = 0.5, min_lr: float = 1e-5,
+                       lr_patience: int | None = 4, lr_factor: float = 0.5, min_lr: float = 1e-5,
                        verbose: int = 0) -> list:
     """The three callbacks of the course's training loops, all watching ``monitor``.
 
@@ -140,22 +177,40 @@ def standard_callbacks(checkpoint_path=None, *, monitor: str = "val_loss", patie
     2. ``ReduceLROnPlateau(factor=lr_factor, patience=lr_patience)``: when the
        validation loss stalls, smaller steps often find a better minimum; ``lr_patience``
        is shorter than ``patience`` so the rate drops (once or twice) before stopping.
+       Left out when ``lr_patience`` is None (an optimizer with its own schedule).
     3. ``ModelCheckpoint(save_best_only=True)``: the best epoch on disk in Keras'
        native format (``.keras``), so a crash or an interrupted run keeps it
        (skipped when ``checkpoint_path`` is None).
+
+    Parameters
+    ----------
+    checkpoint_path : str, Path or None
+        Where the best epoch is saved (must end with ``.keras``); None: no checkpoint.
+    monitor : str
+        The logged quantity watched: ``"val_loss"`` (minimised) or a score such as
+        ``"val_weighted_f1"`` (maximised, see :func:`monitor_mode`).
+    patience, lr_patience : int
+        Epochs without improvement before stopping, and before halving the rate.
+    lr_factor, min_lr : float
+        Factor of each learning-rate reduction, and the rate it never goes below.
+    verbose : int
+        Keras' verbosity of the callbacks.
+
+    Returns
+    -------
+    list of keras.callbacks.Callback
 
     >>> [type(c).__name__ for c in standard_callbacks("best.keras")]
     ['EarlyStopping', 'ReduceLROnPlateau', 'ModelCheckpoint']
     """
     import keras
 
-    mode = "max" if "acc" in monitor or "auc" in monitor else "min"
-    callbacks = [
-        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience, restore_best_weights=True,
-                                      verbose=verbose),
-        keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=lr_factor, patience=lr_patience,
-                                          min_lr=min_lr, verbose=verbose),
-    ]
+    mode = monitor_mode(monitor)
+    callbacks = [keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience,
+                                               restore_best_weights=True, verbose=verbose)]
+    if lr_patience is not None:
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=lr_factor,
+                                                           patience=lr_patience, min_lr=min_lr, verbose=verbose))
     if checkpoint_path is not None:
         path = Path(checkpoint_path)
         if path.suffix != ".keras":
@@ -166,6 +221,106 @@ def standard_callbacks(checkpoint_path=None, *, monitor: str = "val_loss", patie
     return callbacks
 
 
+def resumable_callbacks(folder, *, state: dict | None = None, monitor: str = "val_loss", patience: int = 10,
+                        lr_patience: int | None = 4, verbose: int = 0) -> list:
+    """:func:`standard_callbacks` whose counters survive an interruption (``checkpoint_dir`` training).
+
+    The three callbacks are documented subclasses of Keras' own,
+    ``ResumableEarlyStopping``, ``ResumableReduceLROnPlateau`` and
+    ``ResumableModelCheckpoint`` (the last saves ``folder/best.keras``). Each has
+    ``state() -> dict``, its counters (the keys of ``state.json``'s ``"callbacks"``:
+    ``es_best``, ``es_wait``, ``es_best_epoch``, ``rlr_best``, ``rlr_wait``,
+    ``rlr_cooldown``, ``ckpt_best``), and takes them back at the start of training
+    (after Keras' own reset) from ``state``. Early stopping also takes back the best
+    weights so far from ``folder/best.keras``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The training's folder (``best.keras`` is written there).
+    state : dict or None
+        The ``"callbacks"`` entry of a previous :func:`read_state` (None: a new training).
+    monitor, patience, lr_patience, verbose
+        As in :func:`standard_callbacks`.
+
+    Returns
+    -------
+    list of keras.callbacks.Callback
+        Early stopping, [learning-rate reduction], checkpoint.
+    """
+    ResumableEarlyStopping, ResumableReduceLROnPlateau, ResumableModelCheckpoint = _resumable_classes()
+    folder = Path(folder)
+    mode = monitor_mode(monitor)
+    state = dict(state or {})
+    callbacks = [ResumableEarlyStopping(folder / "best.keras", state, monitor=monitor, mode=mode, patience=patience,
+                                        restore_best_weights=True, verbose=verbose)]
+    if lr_patience is not None:
+        callbacks.append(ResumableReduceLROnPlateau(state, monitor=monitor, mode=mode, factor=0.5,
+                                                    patience=lr_patience, min_lr=1e-5, verbose=verbose))
+    folder.mkdir(parents=True, exist_ok=True)
+    callbacks.append(ResumableModelCheckpoint(state, str(folder / "best.keras"), monitor=monitor, mode=mode,
+                                              save_best_only=True, verbose=verbose))
+    return callbacks
+
+
+@cache
+def _resumable_classes():
+    """The three resumable callback classes (defined on first use: Keras is imported on demand)."""
+    import keras
+
+    class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+        """``EarlyStopping`` with ``state()`` and a restore of that state (and of the best weights) at train begin."""
+
+        def __init__(self, best_path, state, **kwargs):
+            super().__init__(**kwargs)
+            self.best_path, self.saved_state = Path(best_path), state
+
+        def state(self) -> dict:
+            return {"es_best": _as_float(self.best), "es_wait": int(self.wait), "es_best_epoch": int(self.best_epoch)}
+
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)  # Keras resets the counters here; then they are given back
+            if "es_wait" in self.saved_state:
+                s = self.saved_state
+                self.best, self.wait, self.best_epoch = s["es_best"], s["es_wait"], s["es_best_epoch"]
+                if self.best_path.is_file():
+                    self.best_weights = keras.models.load_model(self.best_path).get_weights()
+
+    class ResumableReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
+        """``ReduceLROnPlateau`` with ``state()`` and a restore of that state at train begin."""
+
+        def __init__(self, state, **kwargs):
+            super().__init__(**kwargs)
+            self.saved_state = state
+
+        def state(self) -> dict:
+            return {"rlr_best": _as_float(self.best), "rlr_wait": int(self.wait),
+                    "rlr_cooldown": int(self.cooldown_counter)}
+
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            if "rlr_wait" in self.saved_state:
+                s = self.saved_state
+                self.best, self.wait, self.cooldown_counter = s["rlr_best"], s["rlr_wait"], s["rlr_cooldown"]
+
+    class ResumableModelCheckpoint(keras.callbacks.ModelCheckpoint):
+        """``ModelCheckpoint(save_best_only=True)`` with ``state()`` and a restore of its best value."""
+
+        def __init__(self, state, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.saved_state = state
+
+        def state(self) -> dict:
+            return {"ckpt_best": _as_float(self.best)}
+
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            if "ckpt_best" in self.saved_state:
+                self.best = self.saved_state["ckpt_best"]
+
+    return ResumableEarlyStopping, ResumableReduceLROnPlateau, ResumableModelCheckpoint
+
+
 # --------------------------------------------------------------------------- figures
 
 
@@ -173,7 +328,22 @@ def plot_history(history, *, metrics: Sequence[str] = ("loss", "accuracy"), axes
     """Training and validation curves of a Keras ``History`` (or its ``.history`` dict).
 
     The best validation-loss epoch is marked: the weights the model keeps with
-    :func:`standard_callbacks`. Returns the axes.
+    :func:`standard_callbacks`.
+
+    Parameters
+    ----------
+    history : keras History or dict
+        One list per quantity (``KerasEstimator.history_``).
+    metrics : sequence of str
+        The quantities drawn (one panel each, those absent are skipped).
+    axes : matplotlib axes or None
+        Where to draw; None: a new figure.
+    title : str or None
+        The figure's title.
+
+    Returns
+    -------
+    array of matplotlib axes
     """
     import matplotlib.pyplot as plt
 
@@ -203,12 +373,15 @@ def plot_history(history, *, metrics: Sequence[str] = ("loss", "accuracy"), axes
 # --------------------------------------------------------------------------- estimator
 
 
-class _QuietRetracing:
-    """Hide TensorFlow's "triggered tf.function retracing" warnings during a block.
+class QuietRetracing:
+    """Context manager that hides TensorFlow's "triggered tf.function retracing" warnings during a block.
 
     Every new model (one per fold, per setting) gets its own train and predict
     functions; TensorFlow counts them together and warns about retracing, which is
     expected here and only clutters notebooks. Other warnings still show.
+
+    >>> with QuietRetracing():
+    ...     pass
     """
 
     def __enter__(self):
@@ -262,8 +435,19 @@ STATE_NAME = "state.json"
 
 
 def read_state(folder) -> dict:
-    """The saved state of a resumable training (``{}`` when none): epoch, stopped, history, learning_rate,
-    fit_seconds, classes and the callbacks' counters (see :class:`KerasEstimator`'s ``checkpoint_dir``)."""
+    """The saved state of a resumable training (see :class:`KerasEstimator`'s ``checkpoint_dir``).
+
+    Parameters
+    ----------
+    folder : str or Path
+        The training's ``checkpoint_dir``.
+
+    Returns
+    -------
+    dict
+        ``{}`` when none; else epoch, stopped, history, learning_rate, fit_seconds,
+        classes and ``callbacks`` (the counters of :func:`resumable_callbacks`).
+    """
     path = Path(folder) / STATE_NAME
     return json.loads(path.read_text()) if path.is_file() else {}
 
@@ -276,23 +460,13 @@ def _as_float(v):
     return None if v is None else float(v)
 
 
-def _save_state_callback(folder: Path, es, rlr, ckpt, state: dict, seconds_before: float):
-    """A Keras callback: after every epoch, keep the model (``last.keras``) and the callbacks'
-    state (``state.json``) in ``folder``; at the start of a resumed run, give the callbacks their
-    state back (built here because Keras is imported on demand)."""
+def _save_state_callback(folder: Path, callbacks: list, state: dict, seconds_before: float):
+    """A Keras callback: after every epoch, keep the model (``last.keras``) and the callbacks' state
+    (``state.json``, each callback's ``state()``) in ``folder``."""
     import keras
 
     class SaveState(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            # after the other callbacks' on_train_begin, which reset them
-            cb = state.get("callbacks")
-            if cb:
-                es.best, es.wait, es.best_epoch = cb["es_best"], cb["es_wait"], cb["es_best_epoch"]
-                rlr.best, rlr.wait, rlr.cooldown_counter = cb["rlr_best"], cb["rlr_wait"], cb["rlr_cooldown"]
-                ckpt.best = cb["ckpt_best"]
-                best = folder / "best.keras"
-                if best.is_file():
-                    es.best_weights = keras.models.load_model(best).get_weights()
             self._start = time.perf_counter()
             self._history = {k: list(v) for k, v in state.get("history", {}).items()}
 
@@ -301,61 +475,197 @@ def _save_state_callback(folder: Path, es, rlr, ckpt, state: dict, seconds_befor
                 self._history.setdefault(k, []).append(float(v))
             with atomic_path(folder / "last.keras", suffix=".keras") as tmp:
                 self.model.save(tmp)
+            counters = {}
+            for cb in callbacks:
+                counters.update(cb.state())
             new = {
                 "epoch": epoch + 1, "stopped": bool(self.model.stop_training), "history": self._history,
                 "learning_rate": float(np.asarray(self.model.optimizer.learning_rate)),
                 "fit_seconds": seconds_before + time.perf_counter() - self._start,
-                "classes": state.get("classes"),
-                "callbacks": {"es_best": _as_float(es.best), "es_wait": int(es.wait),
-                              "es_best_epoch": int(es.best_epoch), "rlr_best": _as_float(rlr.best),
-                              "rlr_wait": int(rlr.wait), "rlr_cooldown": int(rlr.cooldown_counter),
-                              "ckpt_best": _as_float(ckpt.best)},
+                "classes": state.get("classes"), "callbacks": counters,
             }
             atomic_write_json(folder / STATE_NAME, new)  # written after last.keras: the two agree
 
     return SaveState()
 
 
+def validation_scores_callback(predict_proba: Callable, X_val, y_val, classes):
+    """A Keras callback that scores the validation data after every epoch, for a metric Keras does not log.
+
+    It adds to the epoch's logs (hence to the history and to the callbacks after it,
+    which can monitor them) ``val_accuracy``, ``val_macro_f1``, ``val_weighted_f1`` and
+    ``val_uar`` (:func:`mmer_utils.evaluation.classification_scores`) and ``val_loss``,
+    the cross-entropy of the predicted probabilities.
+
+    Parameters
+    ----------
+    predict_proba : callable
+        ``predict_proba(X_val) -> (n, n_classes)`` with the model as it is at that epoch.
+    X_val : array or dict of arrays
+        The validation inputs.
+    y_val : array of int, shape (n,)
+        Their class ids (column indices of the probabilities).
+    classes : array
+        The class labels, in column order.
+
+    Returns
+    -------
+    keras.callbacks.Callback
+    """
+    import keras
+
+    from . import evaluation
+
+    y_val = np.asarray(y_val)
+    classes = np.asarray(classes)
+
+    class ValidationScores(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            proba = np.asarray(predict_proba(X_val), dtype=np.float64)
+            scores = evaluation.classification_scores(classes[y_val], classes[proba.argmax(axis=1)])
+            if logs is not None:
+                logs["val_loss"] = float(-np.mean(np.log(np.clip(proba[np.arange(len(y_val)), y_val], 1e-7, 1.0))))
+                logs.update({f"val_{k}": float(v) for k, v in scores.items()})
+
+    return ValidationScores()
+
+
+#: What a fitted :class:`KerasEstimator` learnt, which the estimators built on it show as their own.
+FIT_ATTRIBUTES = ("classes_", "model_", "history_", "best_epoch_", "fit_seconds_")
+
+
+def expose_fit(owner, estimator: "KerasEstimator", names=FIT_ATTRIBUTES):
+    """Give ``owner`` (an estimator that trains through a :class:`KerasEstimator`) that estimator's fit results.
+
+    Parameters
+    ----------
+    owner : object
+        Gets ``estimator`` as ``keras_`` and each of ``names`` as its own attribute.
+    estimator : KerasEstimator
+        Fitted.
+    names : sequence of str
+        The attributes copied (default :data:`FIT_ATTRIBUTES`).
+
+    Returns
+    -------
+    owner
+    """
+    owner.keras_ = estimator
+    for name in names:
+        setattr(owner, name, getattr(estimator, name))
+    return owner
+
+
+def _as_inputs(X):
+    """Model inputs: a float32 array, an integer array (token ids) as it is, or a dict of them (named inputs)."""
+    if isinstance(X, dict):
+        return {k: _as_inputs(v) for k, v in X.items()}
+    X = np.asarray(X)
+    return X if np.issubdtype(X.dtype, np.integer) else X.astype(np.float32)
+
+
+def _n_rows(X) -> int:
+    if isinstance(X, dict):
+        lengths = {len(v) for v in X.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"the named inputs differ in length: {sorted(lengths)}")
+        return lengths.pop()
+    return len(X)
+
+
+def _take(X, index):
+    return {k: v[index] for k, v in X.items()} if isinstance(X, dict) else X[index]
+
+
+def _shape_of(spec):
+    """The input shape a ``build_fn`` gets: a tuple, or a dict of tuples for named inputs."""
+    if isinstance(spec, dict):
+        return {k: tuple(v.shape[1:]) for k, v in spec.items()}
+    return tuple(spec.shape[1:])
+
+
+def _best_epoch(history: dict, monitor: str) -> int:
+    values = history.get(monitor)
+    if not values:
+        return len(history.get("loss", []))
+    return int(np.argmin(values) if monitor_mode(monitor) == "min" else np.argmax(values)) + 1
+
+
 class KerasEstimator(ClassifierMixin, BaseEstimator):
-    """A Keras classifier with the scikit-learn interface.
+    """A Keras classifier with the scikit-learn interface: the course's one Keras training loop.
 
     Parameters
     ----------
     build_fn : callable
-        ``build_fn(input_shape, n_classes) -> keras.Model`` ending in a softmax (use
-        ``functools.partial`` to set its other arguments). The estimator compiles it
-        (Adam, sparse categorical cross-entropy).
-    epochs, batch_size, learning_rate : training settings.
+        ``build_fn(input_shape, n_outputs) -> keras.Model`` ending in a softmax (or in
+        sigmoids for multi-label ``y``); use ``functools.partial`` to set its other
+        arguments. ``input_shape`` is a tuple, or a dict of tuples when ``X`` is a dict of
+        named inputs. The estimator compiles it.
+    epochs : int
+        Most epochs trained.
+    batch_size : int
+        Examples per batch (training batches are always complete, :func:`make_dataset`).
+    learning_rate : float
+        Adam's learning rate (ignored when ``optimizer`` is given).
     validation_split : float
         Fraction of the training examples held out for early stopping when ``fit`` gets
         no ``validation_data`` (a random, hence speaker-leaky, hold-out: pass
         ``validation_data`` with other speakers instead). 0: no validation, no early stop.
-    patience, lr_patience : see :func:`standard_callbacks`.
-    class_weight : None or "balanced" (:func:`class_weights`).
+    patience, lr_patience : int
+        See :func:`standard_callbacks`; ``lr_patience=None`` never lowers the rate.
+    class_weight : None or "balanced"
+        ``"balanced"``: :func:`class_weights` (single-label ``y`` only).
     augment : callable or None
         ``augment(x, rng) -> x`` on one training example, a new draw each epoch.
     transform : callable or None
         ``transform(X) -> X'`` on a batch of examples, applied after ``augment`` in
         training and to every input of ``predict`` (e.g. spectrogram -> windows).
     checkpoint_dir : str or None
-        None: the best epoch is kept in a temporary folder during ``fit``. A folder makes
+        None: the best epoch is kept in memory during ``fit``. A folder makes
         training **resumable** (``fit`` then needs validation data): after every epoch it
         keeps the whole model with its optimizer (``last.keras``), the best epoch so far
         (``best.keras``) and the state of early stopping, learning-rate reduction and the
-        checkpoint (``state.json``, :func:`read_state`). Calling ``fit`` again continues
-        from the last finished epoch; a run that early stopping ended, or that reached
-        ``epochs``, is not trained again (raise ``epochs`` to train further); the model
-        kept is the best epoch on the validation loss. Use one folder per configuration:
-        its content is not checked against the arguments. After a resume the data order
-        differs from an uninterrupted run's (the shuffle is reseeded with the epoch), so
-        the two are equally good, not identical.
+        checkpoint (``state.json``, :func:`read_state`, :func:`resumable_callbacks`).
+        Calling ``fit`` again continues from the last finished epoch; a run that early
+        stopping ended, or that reached ``epochs``, is not trained again (raise ``epochs``
+        to train further); the model kept is the best epoch on the validation data. Use one
+        folder per configuration: its content is not checked against the arguments. After
+        a resume the data order differs from an uninterrupted run's (the shuffle is
+        reseeded with the epoch), so the two are equally good, not identical.
+    loss : str or None
+        Keras loss. None: sparse categorical cross-entropy for a 1-D ``y`` of labels,
+        binary cross-entropy for a 2-D 0/1 ``y`` (multi-label: one sigmoid per column).
+    optimizer : callable or None
+        ``optimizer() -> keras.optimizers.Optimizer``, called once per ``fit`` (e.g. AdamW
+        with a warm-up schedule). None: ``Adam(learning_rate)``.
+    val_metric : str or None
+        None: early stopping, learning-rate reduction and the epoch kept follow the
+        validation loss Keras computes. A score of
+        :func:`mmer_utils.evaluation.classification_scores` (``"weighted_f1"``,
+        ``"accuracy"``, ``"macro_f1"``, ``"uar"``): the validation data is predicted after
+        every epoch (:func:`validation_scores_callback`) and that score, maximised, is
+        watched instead.
+    batch_fn : callable or None
+        ``batch_fn(x) -> x`` on the TensorFlow inputs of every batch (training, validation
+        and prediction), e.g. cutting padded token ids to the batch's longest text.
     seed : int
         :func:`mmer_utils.config.set_seed` at the start of ``fit``.
     verbose : int
         Keras' verbosity (0 silent, 2 one line per epoch).
 
-    Attributes after ``fit``: ``classes_``, ``model_``, ``history_`` (dict of
-    curves), ``best_epoch_``, ``fit_seconds_``.
+    Attributes
+    ----------
+    classes_ : array
+        The labels, in the column order of ``predict_proba`` (``0..k-1`` for multi-label ``y``).
+    model_ : keras.Model
+        The network, with the weights of the best epoch on the validation data.
+    history_ : dict
+        One list per logged quantity (``loss``, ``accuracy``, ``val_loss``, ``val_...``,
+        ``learning_rate``), one value per epoch: Keras' ``History.history`` format.
+    best_epoch_ : int
+        The epoch kept (1-based).
+    fit_seconds_ : float
+        Training time in seconds.
 
     >>> from functools import partial                                       # doctest: +SKIP
     >>> from mmer_utils.audio.models import build_cnn2d                      # doctest: +SKIP
@@ -364,9 +674,10 @@ class KerasEstimator(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, build_fn=None, *, epochs: int = 30, batch_size: int = 32, learning_rate: float = 1e-3,
-                 validation_split: float = 0.0, patience: int = 10, lr_patience: int = 4,
+                 validation_split: float = 0.0, patience: int = 10, lr_patience: int | None = 4,
                  class_weight: str | None = None, augment: Callable | None = None,
-                 transform: Callable | None = None, checkpoint_dir: str | None = None,
+                 transform: Callable | None = None, checkpoint_dir: str | None = None, loss: str | None = None,
+                 optimizer: Callable | None = None, val_metric: str | None = None, batch_fn: Callable | None = None,
                  seed: int = config.DEFAULT_SEED, verbose: int = 0):
         self.build_fn = build_fn
         self.epochs = epochs
@@ -379,48 +690,118 @@ class KerasEstimator(ClassifierMixin, BaseEstimator):
         self.augment = augment
         self.transform = transform
         self.checkpoint_dir = checkpoint_dir
+        self.loss = loss
+        self.optimizer = optimizer
+        self.val_metric = val_metric
+        self.batch_fn = batch_fn
         self.seed = seed
         self.verbose = verbose
 
     # -- helpers
-    def _transform(self, X) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float32)
-        return np.asarray(self.transform(X), dtype=np.float32) if self.transform is not None else X
+    def _transform(self, X):
+        X = _as_inputs(X)
+        return _as_inputs(self.transform(X)) if self.transform is not None else X
 
     def _encode(self, y) -> np.ndarray:
+        if getattr(self, "multilabel_", False):
+            y = np.asarray(y)
+            if y.ndim != 2 or y.shape[1] != len(self.classes_) or not np.isin(y, (0, 1)).all():
+                raise ValueError(f"multi-label targets must be 0/1 with {len(self.classes_)} columns")
+            return y.astype(np.float32)
         index = {c: i for i, c in enumerate(self.classes_.tolist())}
         try:
             return np.array([index[v] for v in np.asarray(y).tolist()], dtype=np.int32)
         except KeyError as exc:
             raise ValueError(f"label {exc.args[0]!r} was not seen in training") from None
 
+    def _monitor(self) -> str:
+        return f"val_{self.val_metric}" if self.val_metric else "val_loss"
+
     def _compile(self, model):
         import keras
 
-        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+        multilabel = getattr(self, "multilabel_", False)
+        optimizer = keras.optimizers.Adam(self.learning_rate) if self.optimizer is None else self.optimizer()
+        loss = self.loss or ("binary_crossentropy" if multilabel else "sparse_categorical_crossentropy")
+        # "accuracy" would be read as categorical accuracy on a multi-label output
+        metrics = [keras.metrics.BinaryAccuracy(name="accuracy")] if multilabel else ["accuracy"]
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
         return model
+
+    def _dataset(self, X, y=None):
+        """Evaluation batches (every example, in order), with ``batch_fn`` applied."""
+        ds = make_dataset(X, y, batch_size=self.batch_size, shuffle=False)
+        return ds.map(lambda x, *rest: (self.batch_fn(x), *rest) if rest else self.batch_fn(x))
+
+    def _predict_model(self, X) -> np.ndarray:
+        """The network's outputs for inputs already transformed."""
+        with QuietRetracing():
+            if self.batch_fn is None:
+                return self.model_.predict(X, batch_size=self.batch_size, verbose=0)
+            return np.asarray(self.model_.predict(self._dataset(X), verbose=0))[: _n_rows(X)]
+
+    def _callbacks(self, val, folder=None, state=None) -> tuple[list, object]:
+        """The training callbacks and the validation data for Keras (None when scored by a callback)."""
+        if val is None:
+            return [], None
+        first = []
+        keras_val = val if self.batch_fn is None else self._dataset(*val)
+        if self.val_metric:
+            if getattr(self, "multilabel_", False):
+                raise ValueError("val_metric needs single-label y (one class per example)")
+            first = [validation_scores_callback(self._predict_model, val[0], val[1], self.classes_)]
+            keras_val = None  # the callback predicts the validation data once per epoch
+        kw = {"monitor": self._monitor(), "patience": self.patience, "lr_patience": self.lr_patience}
+        if folder is None:
+            return first + standard_callbacks(None, **kw), keras_val
+        return first + resumable_callbacks(folder, state=state, **kw), keras_val
+
+    def _class_weights(self, y_fit):
+        if self.class_weight is None:
+            return None
+        if self.class_weight != "balanced":
+            raise ValueError(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
+        if getattr(self, "multilabel_", False):
+            raise ValueError("class_weight='balanced' needs single-label y")
+        return class_weights(y_fit)
 
     # -- scikit-learn API
     def fit(self, X, y, *, validation_data=None):
-        """Train on ``(X, y)``; early stopping and checkpoint on ``validation_data=(X_val, y_val)``."""
+        """Train on ``(X, y)``; early stopping on ``validation_data``.
+
+        Parameters
+        ----------
+        X : array (n, ...) or dict of arrays (named inputs)
+            Float features, or integer ids (kept as integers).
+        y : array (n,) of labels, or (n, k) of 0/1 (multi-label)
+        validation_data : tuple (X_val, y_val) or None
+            Data for early stopping, the learning-rate reduction and the choice of the
+            epoch kept (never the test data).
+
+        Returns
+        -------
+        self
+        """
         import keras
 
         if self.build_fn is None:
-            raise ValueError("KerasEstimator needs a build_fn(input_shape, n_classes)")
+            raise ValueError("KerasEstimator needs a build_fn(input_shape, n_outputs)")
         config.set_seed(self.seed)
         keras.utils.set_random_seed(self.seed)
-        X = np.asarray(X, dtype=np.float32)
+        X = _as_inputs(X)
         y = np.asarray(y)
-        self.classes_ = np.unique(y)
+        if len(y) != _n_rows(X):
+            raise ValueError(f"X has {_n_rows(X)} examples but y has {len(y)}")
+        self.multilabel_ = y.ndim == 2
+        self.classes_ = np.arange(y.shape[1]) if self.multilabel_ else np.unique(y)
         y_int = self._encode(y)
         if validation_data is None and self.validation_split:
             rng = np.random.default_rng(self.seed)
-            order = rng.permutation(len(X))
-            n_val = int(round(len(X) * self.validation_split))
+            order = rng.permutation(len(y))
+            n_val = int(round(len(y) * self.validation_split))
             val, tr = order[:n_val], order[n_val:]
-            validation_data = (X[val], y[val])
-            X, y_int = X[tr], y_int[tr]
+            validation_data = (_take(X, val), y[val])
+            X, y_int = _take(X, tr), y_int[tr]
         val = None
         if validation_data is not None:
             val = (self._transform(validation_data[0]), self._encode(validation_data[1]))
@@ -430,6 +811,9 @@ class KerasEstimator(ClassifierMixin, BaseEstimator):
         if augment is None and transform is not None:  # deterministic: transform once, up front
             X = self._transform(X)
         elif augment is not None:
+            if isinstance(X, dict):
+                raise ValueError("augment takes one array per example, not named inputs")
+
             def fn(x, rng):
                 x = augment(x, rng)
                 return transform(x[None])[0] if transform is not None else x
@@ -438,25 +822,20 @@ class KerasEstimator(ClassifierMixin, BaseEstimator):
                 raise ValueError("resumable training (checkpoint_dir) needs validation_data=(X_val, y_val) "
                                  "or validation_split > 0")
             return self._fit_resumable(X, y_int, val, fn)
-        batch_size = min(self.batch_size, len(X))
+        batch_size = min(self.batch_size, len(y_int))
         train_ds = make_dataset(X, y_int, batch_size=batch_size, shuffle=True, seed=self.seed, augment_fn=fn)
-        input_shape = tuple(train_ds.element_spec[0].shape[1:])
+        input_shape = _shape_of(train_ds.element_spec[0])
+        if self.batch_fn is not None:
+            train_ds = train_ds.map(lambda x, t: (self.batch_fn(x), t))
         self.model_ = self._compile(self.build_fn(input_shape, len(self.classes_)))
-
-        with tempfile.TemporaryDirectory() as tmp:
-            callbacks = []
-            if val is not None:
-                callbacks = standard_callbacks(Path(tmp) / "best.keras", patience=self.patience,
-                                               lr_patience=self.lr_patience)
-            weights = class_weights(y_int) if self.class_weight == "balanced" else None
-            start = time.perf_counter()
-            with _QuietRetracing():
-                history = self.model_.fit(train_ds, epochs=self.epochs, validation_data=val, callbacks=callbacks,
-                                          class_weight=weights, shuffle=False, verbose=self.verbose)
-            self.fit_seconds_ = time.perf_counter() - start
+        callbacks, keras_val = self._callbacks(val)
+        start = time.perf_counter()
+        with QuietRetracing():
+            history = self.model_.fit(train_ds, epochs=self.epochs, validation_data=keras_val, callbacks=callbacks,
+                                      class_weight=self._class_weights(y_int), shuffle=False, verbose=self.verbose)
+        self.fit_seconds_ = time.perf_counter() - start
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-        losses = self.history_.get("val_loss")
-        self.best_epoch_ = int(np.argmin(losses)) + 1 if losses else len(self.history_["loss"])
+        self.best_epoch_ = _best_epoch(self.history_, self._monitor())
         return self
 
     def _fit_resumable(self, X, y_int, val, fn):
@@ -475,38 +854,63 @@ class KerasEstimator(ClassifierMixin, BaseEstimator):
             self.model_ = keras.models.load_model(folder / "last.keras")
         else:
             keras.utils.set_random_seed(self.seed)
-            input_shape = np.asarray(X[0] if fn is None else fn(X[0], np.random.default_rng(0))).shape
-            self.model_ = self._compile(self.build_fn(tuple(input_shape), len(self.classes_)))
+            if isinstance(X, dict):
+                input_shape = {k: tuple(v.shape[1:]) for k, v in X.items()}
+            else:
+                input_shape = tuple(np.asarray(X[0] if fn is None else fn(X[0], np.random.default_rng(0))).shape)
+            self.model_ = self._compile(self.build_fn(input_shape, len(self.classes_)))
         if not finished:
             keras.utils.set_random_seed(self.seed + initial_epoch)
-            train_ds = make_dataset(X, y_int, batch_size=min(self.batch_size, len(X)), shuffle=True,
+            train_ds = make_dataset(X, y_int, batch_size=min(self.batch_size, len(y_int)), shuffle=True,
                                     seed=self.seed + initial_epoch, augment_fn=fn)
-            callbacks = standard_callbacks(folder / "best.keras", patience=self.patience, lr_patience=self.lr_patience)
-            es, rlr, ckpt = callbacks
+            if self.batch_fn is not None:
+                train_ds = train_ds.map(lambda x, t: (self.batch_fn(x), t))
+            callbacks, keras_val = self._callbacks(val, folder, state.get("callbacks"))
             if initial_epoch and "learning_rate" in state:
                 self.model_.optimizer.learning_rate.assign(state["learning_rate"])
-            callbacks.append(_save_state_callback(folder, es, rlr, ckpt, state, float(state.get("fit_seconds", 0.0))))
-            weights = class_weights(y_int) if self.class_weight == "balanced" else None
-            with _QuietRetracing():
-                self.model_.fit(train_ds, epochs=self.epochs, initial_epoch=initial_epoch, validation_data=val,
-                                callbacks=callbacks, class_weight=weights, shuffle=False, verbose=self.verbose)
+            counted = [cb for cb in callbacks if hasattr(cb, "state")]
+            callbacks.append(_save_state_callback(folder, counted, state, float(state.get("fit_seconds", 0.0))))
+            with QuietRetracing():
+                self.model_.fit(train_ds, epochs=self.epochs, initial_epoch=initial_epoch, validation_data=keras_val,
+                                callbacks=callbacks, class_weight=self._class_weights(y_int), shuffle=False,
+                                verbose=self.verbose)
             state = read_state(folder)
-        if (folder / "best.keras").is_file():  # the best epoch on the validation loss
+        if (folder / "best.keras").is_file():  # the best epoch on the validation data
             self.model_ = keras.models.load_model(folder / "best.keras")
         self.history_ = state.get("history", {})
         self.fit_seconds_ = float(state.get("fit_seconds", 0.0))
-        losses = self.history_.get("val_loss")
-        self.best_epoch_ = int(np.argmin(losses)) + 1 if losses else len(self.history_.get("loss", []))
+        self.best_epoch_ = _best_epoch(self.history_, self._monitor())
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, columns in the order of ``classes_``."""
-        X = self._transform(X)
-        with _QuietRetracing():
-            return self.model_.predict(X, batch_size=self.batch_size, verbose=0)
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array or dict of arrays, as in ``fit``
+
+        Returns
+        -------
+        array (n, n_classes)
+            Columns in the order of ``classes_`` (for multi-label ``y``, P(column = 1)).
+        """
+        return self._predict_model(self._transform(X))
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        """The most probable class of each example (multi-label: the 0/1 matrix, threshold 0.5).
+
+        Parameters
+        ----------
+        X : array or dict of arrays, as in ``fit``
+
+        Returns
+        -------
+        array (n,) of labels, or (n, k) of 0/1
+        """
+        proba = self.predict_proba(X)
+        if getattr(self, "multilabel_", False):
+            return (proba >= 0.5).astype(int)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     # -- persistence
     def save(self, path, *, metadata: dict | None = None) -> Path:
@@ -515,6 +919,17 @@ class KerasEstimator(ClassifierMixin, BaseEstimator):
         ``classes_``, the training settings, ``transform`` (when it is an importable
         function or a ``functools.partial`` of one) and ``metadata`` (e.g. the
         spectrogram parameters) travel inside the same archive.
+
+        Parameters
+        ----------
+        path : str or Path
+            A ``.keras`` file (written atomically).
+        metadata : dict or None
+            JSON-able facts to keep with the model (default: ``metadata_`` when loaded).
+
+        Returns
+        -------
+        Path
         """
         path = Path(path)
         if path.suffix != ".keras":
@@ -527,6 +942,7 @@ class KerasEstimator(ClassifierMixin, BaseEstimator):
             "transform": _callable_spec(self.transform),
             "metadata": metadata or getattr(self, "metadata_", None) or {},
             "history": getattr(self, "history_", {}),
+            "multilabel": bool(getattr(self, "multilabel_", False)),
         }
         with atomic_path(path, suffix=".keras") as tmp:
             self.model_.save(tmp)
@@ -538,7 +954,16 @@ class KerasEstimator(ClassifierMixin, BaseEstimator):
     def load(cls, path, *, transform: Callable | None = None) -> "KerasEstimator":
         """Load an estimator saved by :meth:`save`, ready to ``predict``.
 
-        ``transform`` overrides the saved one (needed when it was not importable).
+        Parameters
+        ----------
+        path : str or Path
+            A file written by :meth:`save`.
+        transform : callable or None
+            Overrides the saved transform (needed when it was not importable).
+
+        Returns
+        -------
+        KerasEstimator
         """
         import keras
 
@@ -555,4 +980,5 @@ class KerasEstimator(ClassifierMixin, BaseEstimator):
         est.classes_ = np.asarray(meta.get("classes", list(range(est.model_.output_shape[-1]))))
         est.metadata_ = meta.get("metadata", {})
         est.history_ = meta.get("history", {})
+        est.multilabel_ = bool(meta.get("multilabel", False))
         return est

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from conftest import real_dataset
 from mmer_utils.audio import baselines, features
@@ -202,7 +203,7 @@ def test_extract_feature_sets_blocks(wav_files):
 # --------------------------------------------------------------------------- SVM protocol
 
 
-class SpyClassifier(baselines.ClassifierMixin, baselines.BaseEstimator):
+class SpyClassifier(ClassifierMixin, BaseEstimator):
     """Predicts the majority class; records the actor ids (column 0) of every fit."""
 
     seen: list = []

@@ -69,7 +69,7 @@ def test_round_trip_of_our_own_estimators(tmp_path):
     import skops.io as sio
 
     raw = set(sio.get_untrusted_types(file=path))
-    assert {"mmer_utils.audio.baselines.CalibratedSVC", "mmer_utils.video.features.HogTransformer",
+    assert {"mmer_utils.estimators.CalibratedSVC", "mmer_utils.video.features.HogTransformer",
             "mmer_utils.video.predict.flatten_faces"} <= raw <= set(TRUSTED_TYPES)
     back = load_payload(path, "test bundle")
     np.testing.assert_allclose(back["audio"].predict_proba(X), audio.predict_proba(X))

@@ -72,3 +72,58 @@ def test_mcnemar_counts_only_disagreements():
     assert evaluation.mcnemar_test(y, a, a)["p_value"] == 1.0
     with pytest.raises(ValueError, match="same 1-D shape"):
         evaluation.mcnemar_test(y, a[:10], a)
+
+
+# --------------------------------------------------------------------------- the one cross-validation loop
+
+
+def test_actor_fold_splits_keep_actors_apart_and_name_the_test_actors():
+    actors = np.tile(np.arange(1, 25), 3)
+    folds = evaluation.actor_fold_splits(actors)
+    assert len(folds) == 6 and sorted(np.concatenate([f.test for f in folds]).tolist()) == list(range(72))
+    for f in folds:
+        assert not set(actors[f.train]) & set(actors[f.test]) and not set(actors[f.val]) & set(actors[f.test])
+        assert f.info["test_actors"] == ", ".join(map(str, sorted(set(actors[f.test].tolist()))))
+    merged = evaluation.actor_fold_splits(actors, folds=[2], merge_val=True)
+    assert [f.fold for f in merged] == [2] and merged[0].val is None
+    assert len(merged[0].train) == len(folds[2].train) + len(folds[2].val)
+
+
+def test_run_folds_refuses_overlap_times_reports_and_resumes_from_its_cache(tmp_path):
+    calls = []
+
+    def fit_predict(fold):
+        calls.append(fold.fold)
+        return {"proba": np.full((len(fold.test), 2), fold.fold, dtype=float), "model": object()}
+
+    folds = [evaluation.Fold(0, np.arange(0, 5), np.arange(5, 8)), evaluation.Fold(1, np.arange(3, 8), np.arange(0, 3))]
+    seen = []
+    out = evaluation.run_folds(fit_predict, folds, cache_dir=tmp_path, on_fold=lambda o: seen.append(o["fold"].fold))
+    assert calls == [0, 1] and seen == [0, 1] and [o["cached"] for o in out] == [False, False]
+    assert all(o["fit_seconds"] >= 0 for o in out)
+    again = evaluation.run_folds(fit_predict, folds, cache_dir=tmp_path)
+    assert calls == [0, 1] and all(o["cached"] for o in again)  # nothing trained again
+    np.testing.assert_array_equal(again[1]["proba"], out[1]["proba"])
+    with pytest.raises(ValueError, match="other folds"):
+        evaluation.run_folds(fit_predict, [evaluation.Fold(0, np.arange(0, 5), np.arange(6, 8))], cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="overlap"):
+        evaluation.run_folds(fit_predict, [evaluation.Fold(0, np.arange(0, 5), np.arange(4, 8))])
+    with pytest.raises(ValueError, match="overlap"):
+        evaluation.run_folds(fit_predict, [evaluation.Fold(0, np.arange(0, 3), np.arange(6, 8), val=np.arange(2, 4))])
+
+
+def test_pooled_results_pool_the_folds_in_label_order():
+    y = np.array(["a", "b", "a", "b", "a", "b"])
+    folds = [evaluation.Fold(0, np.array([2, 3, 4, 5]), np.array([0, 1]), info={"test_actors": "1"}),
+             evaluation.Fold(1, np.array([0, 1, 4, 5]), np.array([2, 3]), info={"test_actors": "2"})]
+    labels = ["b", "a"]  # probability columns follow labels, not the sorted classes
+    outputs = [{"fold": folds[0], "proba": np.array([[0.1, 0.9], [0.8, 0.2]]), "fit_seconds": 1.0, "model": "m0"},
+               {"fold": folds[1], "proba": np.array([[0.7, 0.3], [0.6, 0.4]]), "fit_seconds": 2.0, "model": "m1",
+                "row": {"best_params": {"C": 1}}}]
+    res = evaluation.pooled_results("toy", outputs, y, labels=labels, name="toy model", keep_models=True)
+    assert res.y_pred.tolist() == ["a", "b", "b", "b"] and res.index.tolist() == [0, 1, 2, 3]
+    assert res.pooled["accuracy"] == 0.75 and res.fit_seconds == 3.0 and res.models == ["m0", "m1"]
+    assert res.per_fold["accuracy"].tolist() == [1.0, 0.5] and res.per_fold["test_actors"].tolist() == ["1", "2"]
+    assert res.proba.shape == (4, 2) and res.name == "toy model"
+    assert res.per_class_recall().to_dict() == {"b": 1.0, "a": 0.5}
+    assert res.summary()["fold_accuracy_mean"] == 0.75

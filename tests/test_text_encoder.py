@@ -111,6 +111,30 @@ def test_safetensors_round_trip_and_damaged_files(tmp_path):
         E.read_safetensors(junk)
 
 
+def test_safetensors_reader_reads_the_safetensors_librarys_files_and_the_library_reads_ours(tmp_path):
+    """The reader against files written by the reference implementation (the ``safetensors`` package),
+    with the dtypes and shapes a checkpoint holds (a scalar, an empty tensor, float16, booleans)."""
+    safetensors_numpy = pytest.importorskip("safetensors.numpy")
+    rng = np.random.default_rng(0)
+    tensors = {"embeddings.word_embeddings.weight": rng.normal(size=(7, 5)).astype(np.float32),
+               "half": rng.normal(size=(3, 2, 2)).astype(np.float16),
+               "double": rng.normal(size=4), "ids": np.arange(-3, 3, dtype=np.int64),
+               "small": np.array([1, -2, 3], dtype=np.int8), "bytes": np.array([0, 255], dtype=np.uint8),
+               "mask": np.array([True, False, True]), "scalar": np.array(2.5, dtype=np.float32),
+               "empty": np.zeros((0, 3), dtype=np.float32)}
+    theirs = tmp_path / "theirs.safetensors"
+    safetensors_numpy.save_file(tensors, str(theirs), metadata={"format": "np"})
+    back = E.read_safetensors(theirs)
+    assert set(back) == set(tensors)  # the __metadata__ entry is not a tensor
+    for name, want in tensors.items():
+        assert back[name].dtype == want.dtype and back[name].shape == want.shape, name
+        np.testing.assert_array_equal(back[name], want)
+    ours = tmp_path / "ours.safetensors"
+    E.write_safetensors(ours, {k: v for k, v in tensors.items() if k != "empty"})
+    for name, got in safetensors_numpy.load_file(str(ours)).items():
+        np.testing.assert_array_equal(got, tensors[name])
+
+
 def _wheel(path, members):
     with zipfile.ZipFile(path, "w") as zf:
         for name, data in members.items():
@@ -161,6 +185,32 @@ def test_wordpiece_tokenizer_cleans_splits_and_pieces():
     assert tok.tokenize("  \t\n") == [] and tok.tokenize("a\x00b") == ["[UNK]"]
     with pytest.raises(DataLayoutError, match=r"\[CLS\]"):
         E.WordPieceTokenizer({"[PAD]": 0, "[UNK]": 1})
+
+
+def test_wordpiece_gives_the_reference_implementations_tokenisations():
+    """The cases of Google's reference BERT tokenizer (google-research/bert, tokenization_test.py, Apache-2.0),
+    with its vocabulary (plus the [PAD] our tokenizer needs, appended so that the ids do not move)."""
+    vocab = ["[UNK]", "[CLS]", "[SEP]", "want", "##want", "##ed", "wa", "un", "runn", "##ing", ",", "[PAD]"]
+    tok = E.WordPieceTokenizer({t: i for i, t in enumerate(vocab)})
+    assert tok.tokenize("UNwant\u00E9d,running") == ["un", "##want", "##ed", ",", "runn", "##ing"]
+    assert tok.ids("UNwant\u00E9d,running") == [7, 4, 5, 10, 8, 9]
+    assert tok.tokenize("") == []
+    assert tok.tokenize("unwanted running") == ["un", "##want", "##ed", "runn", "##ing"]
+    assert tok.tokenize("unwantedX running") == ["[UNK]", "runn", "##ing"]
+    # the basic tokenizer (lower case): whitespace, punctuation, accents, Chinese characters
+    basic = E.WordPieceTokenizer({t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]"])})
+    assert basic._basic(" \tHeLLo!how  \n Are yoU?  ") == ["hello", "!", "how", "are", "you", "?"]
+    assert basic._basic("H\u00E9llo") == ["hello"]
+    assert basic._basic("ah\u535A\u63A8zz") == ["ah", "\u535A", "\u63A8", "zz"]
+    assert basic._basic("a\u00A0b") == ["a", "b"]  # no-break space is whitespace
+    assert basic._basic("a\u0005b") == ["ab"]  # control characters are dropped
+    for ch in "-$`.":  # punctuation splits a word
+        assert basic._basic(f"a{ch}b") == ["a", ch, "b"]
+    # the BERT README's example (bert-base-uncased, the vocabulary MiniLM keeps): "Johanson's" -> johan ##son ' s
+    readme = E.WordPieceTokenizer({t: i for i, t in enumerate(
+        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "john", "johan", "##son", "'", "s", "house", "un", "##aff", "##able"])})
+    assert readme.tokenize("John Johanson's house") == ["john", "johan", "##son", "'", "s", "house"]
+    assert readme.tokenize("unaffable") == ["un", "##aff", "##able"]
 
 
 def test_encode_batch_cuts_the_context_from_its_start():
@@ -226,11 +276,11 @@ def test_sentence_encoder_pools_windows_and_remembers_texts(tiny_files):
     assert v.shape == (3, 16) and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
     np.testing.assert_allclose(v[0], v[2])
     # the same vector whatever the batch and whatever else is encoded with it (padding is masked)
-    E._VECTOR_MEMO.clear()
+    E.clear_vector_memo()
     alone = E.SentenceEncoder(max_len=8, batch_size=1, files=tiny_files).transform(["the day was bad"])
     np.testing.assert_allclose(alone[0], v[1], atol=1e-5)
     # a long text: the length-weighted mean of its windows of max_len - 2 pieces
-    E._VECTOR_MEMO.clear()
+    E.clear_vector_memo()
     raw = E.SentenceEncoder(max_len=8, normalize=False, files=tiny_files)
     long = "i am so happy today very good the day was bad"  # 11 pieces: windows of 6 and 5
     parts = raw.transform(["i am so happy today very", "good the day was bad"])
@@ -269,9 +319,13 @@ def test_fine_tuned_classifier_learns_and_keeps_the_best_validation_epoch(tiny_f
     assert list(clf.classes_) == ["joy", "sadness"]
     assert (clf.predict(texts[160:]) == y[160:]).mean() > 0.9
     assert clf.predict_proba(texts[:5]).shape == (5, 2)
-    scores = [row["val_weighted_f1"] for row in clf.history_]
-    kept = [row["epoch"] for row in clf.history_ if row.get("kept")]
-    assert kept[-1] == 1 + int(np.argmax(scores))
+    # one history format (Keras'): the epoch kept is the best on the validation weighted F1, and the
+    # weights kept are that epoch's (their validation score is the best one logged)
+    scores = clf.history_["val_weighted_f1"]
+    assert len(scores) == len(clf.history_["loss"]) == 4 and clf.best_epoch_ == 1 + int(np.argmax(scores))
+    from mmer_utils.evaluation import weighted_f1
+
+    assert weighted_f1(y[160:], clf.predict(texts[160:])) == pytest.approx(max(scores), abs=1e-9)
     # saved and loaded without the original files: the same probabilities
     saved = clf.save(tiny_files["config.json"].parent.parent / "saved")
     back = E.FineTunedTextClassifier.load(saved)
@@ -280,7 +334,7 @@ def test_fine_tuned_classifier_learns_and_keeps_the_best_validation_epoch(tiny_f
         E.FineTunedTextClassifier.load(saved.parent / "nothing")
     # the context segment: an utterance that says nothing, a context that says everything
     df = pd.DataFrame({"text": ["oh really"] * 192, "context": [f"it was {rng.choice(words[c])}" for c in y]})
-    ctx = E.FineTunedTextClassifier(context_column="context", max_len=16, epochs=4, batch_size=16,
+    ctx = E.FineTunedTextClassifier(context_column="context", max_len=16, epochs=6, batch_size=16,
                                     learning_rate=3e-3, files=tiny_files, verbose=0)
     ctx.fit(df[:160], y[:160], validation_data=(df[160:], y[160:]))
     assert (ctx.predict(df[160:]) == y[160:]).mean() > 0.9

@@ -242,3 +242,88 @@ def test_a_fixed_seed_resumed_fit_gives_the_same_history_weights_and_state_as_be
     assert state["callbacks"] == pytest.approx(want["noise_resumed"]["state"]["callbacks"])
     assert state["learning_rate"] == pytest.approx(want["noise_resumed"]["state"]["learning_rate"])
     assert state["epoch"] == 7 and state["stopped"]
+
+
+# --------------------------------------------------------------------------- the hooks of the one training loop
+
+
+def _sigmoids(input_shape, n_outputs):
+    import keras
+
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Dense(8, activation="relu")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(n_outputs, activation="sigmoid")(x))
+
+
+def _named(input_shape, n_classes):
+    """Two named inputs, the second a padded sequence whose width varies per batch."""
+    import keras
+
+    assert set(input_shape) == {"dense", "ids"}
+    dense = keras.Input(input_shape["dense"], name="dense")
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    pooled = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(10, 4)(ids))
+    x = keras.layers.Concatenate()([dense, pooled])
+    return keras.Model({"dense": dense, "ids": ids}, keras.layers.Dense(n_classes, activation="softmax")(x))
+
+
+def test_a_2d_0_1_target_trains_one_sigmoid_per_column():
+    X, _ = _blobs(n=96, d=6)
+    Y = np.column_stack([X[:, 0] > 0, X[:, 1] > 0]).astype(int)
+    est = training.KerasEstimator(_sigmoids, epochs=20, batch_size=16, learning_rate=1e-2, validation_split=0.25,
+                                  patience=20, seed=0).fit(X, Y)
+    assert est.multilabel_ and list(est.classes_) == [0, 1]
+    assert est.model_.loss == "binary_crossentropy" and "val_accuracy" in est.history_
+    assert est.predict(X).shape == (96, 2) and set(np.unique(est.predict(X))) <= {0, 1}
+    assert (est.predict(X) == Y).mean() > 0.85
+    with pytest.raises(ValueError, match="single-label"):
+        training.KerasEstimator(_sigmoids, epochs=1, class_weight="balanced").fit(X, Y)
+
+
+def test_a_validation_metric_chooses_the_epoch_and_the_optimizer_is_ours():
+    import keras
+
+    X, y = _blobs()
+    calls = []
+
+    def sgd():
+        calls.append(1)
+        return keras.optimizers.SGD(0.05)
+
+    est = training.KerasEstimator(partial(_dense, units=8), epochs=6, batch_size=16, optimizer=sgd, val_metric="uar",
+                                  patience=6, lr_patience=None, seed=1)
+    est.fit(X[:90], y[:90], validation_data=(X[90:], y[90:]))
+    assert calls == [1] and isinstance(est.model_.optimizer, keras.optimizers.SGD)
+    for key in ("val_loss", "val_accuracy", "val_macro_f1", "val_weighted_f1", "val_uar"):
+        assert len(est.history_[key]) == len(est.history_["loss"]) == 6, key
+    assert est.best_epoch_ == 1 + int(np.argmax(est.history_["val_uar"]))
+    from mmer_utils.evaluation import uar
+
+    # the weights kept are those of the best epoch: their validation UAR is the best logged
+    assert uar(y[90:], est.predict(X[90:])) == pytest.approx(max(est.history_["val_uar"]))
+
+
+def test_named_inputs_and_a_batch_function_reach_the_network():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    n = 64
+    y = np.array(["x", "y"])[np.arange(n) % 2]
+    ids = np.zeros((n, 12), dtype=np.int32)
+    lengths = rng.integers(1, 6, n)
+    for i, k in enumerate(lengths):
+        ids[i, :k] = 1 + (y[i] == "y") * 4 + rng.integers(0, 4, k)
+    X = {"dense": rng.normal(size=(n, 3)).astype("float32"), "ids": ids}
+    widths = []
+
+    def trim(x):
+        longest = tf.reduce_max(tf.reduce_sum(tf.cast(x["ids"] > 0, tf.int32), axis=1))
+        widths.append(1)  # traced: the function is used
+        return {"dense": x["dense"], "ids": x["ids"][:, :longest]}
+
+    est = training.KerasEstimator(_named, epochs=15, batch_size=16, learning_rate=3e-2, batch_fn=trim, seed=0)
+    est.fit(X, y, validation_data=({k: v[:16] for k, v in X.items()}, y[:16]))
+    assert widths and est.predict_proba(X).shape == (n, 2)
+    assert (est.predict(X) == y).mean() > 0.9
+    with pytest.raises(ValueError, match="differ in length"):
+        est.fit({"dense": X["dense"], "ids": ids[:10]}, y)

@@ -1,5 +1,10 @@
 """Scaler + SVM baselines on clip features, evaluated speaker-independently.
 
+The classifiers themselves (:class:`~mmer_utils.estimators.CalibratedSVC`,
+:func:`~mmer_utils.estimators.make_svm`) are shared by every chapter and live in
+:mod:`mmer_utils.estimators` (still importable from here); the folds are run by
+:func:`mmer_utils.evaluation.run_folds`, the course's one cross-validation loop.
+
 The rules that keep the numbers honest:
 
 * hyper-parameters (C, gamma, PCA size, ...) are chosen by a grid search whose
@@ -23,210 +28,35 @@ True
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
-
-from .. import evaluation
-from ..splits import iter_actor_splits
-
-
-class CalibratedSVC(ClassifierMixin, BaseEstimator):
-    """Kernel SVM (RBF or linear) with calibrated probabilities, fast on wide feature sets.
-
-    ``SVC(probability=True)`` is deprecated in scikit-learn 1.9; here ``predict`` uses
-    the SVM's decision function (as ``SVC`` does) and ``predict_proba`` comes from
-    sigmoid (Platt) calibration on internal 5-fold predictions
-    (``CalibratedClassifierCV(SVC(), ensemble=False)``). ``calibrate=False`` skips
-    the calibration (5x faster: used inside grid searches; ``predict_proba`` then raises).
-
-    The kernel matrix is computed with BLAS and given to ``SVC(kernel="precomputed")``:
-    the same model as ``SVC(kernel="rbf")``, about 10x faster on thousands of features
-    (openSMILE's ComParE set has 6,373).
-
-    ``gamma``: a number, ``"scale"`` (scikit-learn's 1 / (n_features * X.var()), which is
-    1 / n_features on standardised features), ``"auto"`` (1 / n_features), or
-    ``"scale*k"`` / ``"scale/k"`` (k times or 1/k times ``"scale"``), resolved on the
-    training data, so one grid fits feature sets of any width.
-
-    >>> import numpy as np
-    >>> X = np.random.default_rng(0).normal(size=(60, 4)); y = (X[:, 0] > 0).astype(int)
-    >>> model = CalibratedSVC(C=10, gamma="scale/2").fit(X, y)
-    >>> bool(model.gamma_ == 1 / (4 * X.var()) / 2), model.predict_proba(X[:2]).shape
-    (True, (2, 2))
-    """
-
-    def __init__(self, C: float = 1.0, gamma="scale", kernel: str = "rbf", class_weight=None,
-                 calibrate: bool = True, random_state: int | None = 42):
-        self.C = C
-        self.gamma = gamma
-        self.kernel = kernel
-        self.class_weight = class_weight
-        self.calibrate = calibrate
-        self.random_state = random_state
-
-    def _gamma(self, X) -> float:
-        g = self.gamma
-        if not isinstance(g, str):
-            return float(g)
-        if g == "auto":
-            return 1.0 / X.shape[1]
-        scale = 1.0 / (X.shape[1] * X.var()) if X.var() > 0 else 1.0
-        if g == "scale":
-            return scale
-        if g.startswith("scale") and len(g) > 6 and g[5] in "*/":
-            factor = float(g[6:])
-            return scale * factor if g[5] == "*" else scale / factor
-        raise ValueError(f"CalibratedSVC: gamma {g!r} is not a number, 'scale', 'auto', 'scale*k' or 'scale/k'")
-
-    def _kernel(self, A, B):
-        from sklearn.metrics.pairwise import linear_kernel, rbf_kernel
-
-        if self.kernel == "rbf":
-            return rbf_kernel(A, B, gamma=self.gamma_)
-        if self.kernel == "linear":
-            return linear_kernel(A, B)
-        raise ValueError(f"CalibratedSVC: kernel must be 'rbf' or 'linear', got {self.kernel!r}")
-
-    def fit(self, X, y):
-        from sklearn.calibration import CalibratedClassifierCV
-        from sklearn.svm import SVC
-
-        X, y = validate_data(self, X, y, dtype=np.float64)  # finite numbers, n_features_in_
-        check_classification_targets(y)
-        self.gamma_ = self._gamma(X)
-        self.X_fit_ = X
-        K = self._kernel(X, X)
-        svc = SVC(C=self.C, kernel="precomputed", class_weight=self.class_weight, random_state=self.random_state)
-        if self.calibrate:
-            self.calibrated_ = CalibratedClassifierCV(svc, ensemble=False, cv=5).fit(K, y)
-            self.svc_ = self.calibrated_.calibrated_classifiers_[0].estimator
-        else:
-            self.calibrated_ = None
-            self.svc_ = svc.fit(K, y)
-        self.classes_ = self.svc_.classes_
-        return self
-
-    def _test_kernel(self, X):
-        check_is_fitted(self)
-        return self._kernel(validate_data(self, X, dtype=np.float64, reset=False), self.X_fit_)
-
-    def decision_function(self, X):
-        K = self._test_kernel(X)  # checks first that the model is fitted
-        return self.svc_.decision_function(K)
-
-    def predict(self, X):
-        K = self._test_kernel(X)
-        return self.svc_.predict(K)
-
-    def predict_proba(self, X):
-        K = self._test_kernel(X)
-        if self.calibrated_ is None:
-            raise AttributeError("CalibratedSVC(calibrate=False) has no predict_proba")
-        return self.calibrated_.predict_proba(K)
-
-
-class SelectBlock(TransformerMixin, BaseEstimator):
-    """Keep the columns of one named block of a wide matrix (see :func:`~mmer_utils.audio.features.extract_feature_sets`).
-
-    ``blocks``: name -> (start, end) columns; ``block``: the name kept (None: the first).
-    A grid over ``select__block`` lets the inner cross-validation choose the feature set.
-    Stateless (``fit`` only records the width, which ``transform`` then checks).
-    """
-
-    def __init__(self, blocks: dict | None = None, block: str | None = None):
-        self.blocks = blocks
-        self.block = block
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False  # the columns kept depend on the parameters only
-        return tags
-
-    def _slice(self, n_features: int | None = None):
-        if not self.blocks:
-            return slice(None)
-        name = self.block if self.block is not None else next(iter(self.blocks))
-        if name not in self.blocks:
-            raise ValueError(f"SelectBlock: unknown block {name!r}; known: {list(self.blocks)}")
-        start, end = self.blocks[name]
-        if n_features is not None and end > n_features:
-            raise ValueError(f"SelectBlock: block {name!r} = ({start}, {end}) does not fit X with n_features={n_features}")
-        return slice(start, end)
-
-    def fit(self, X, y=None):
-        X = validate_data(self, X)  # finite numbers; records n_features_in_
-        self._slice(X.shape[1])
-        return self
-
-    def transform(self, X):
-        X = validate_data(self, X, reset=False)  # the width seen in fit, when fitted
-        return X[:, self._slice(X.shape[1])]
-
-
-def make_svm(kind: str = "rbf", *, pca: int | float | None = None, C: float = 1.0, gamma="scale",
-             probability: bool = True, class_weight=None, blocks: dict | None = None, seed: int = 42):
-    """Pipeline: [select a feature set] -> StandardScaler -> optional PCA -> classifier.
-
-    Parameters
-    ----------
-    kind : {"rbf", "linear", "linear_svc"}
-        ``"rbf"``: :class:`~sklearn.svm.SVC` with an RBF kernel (the source's baseline);
-        ``"linear"``: multinomial :class:`~sklearn.linear_model.LogisticRegression`
-        (a linear model with calibrated probabilities); ``"linear_svc"``:
-        :class:`~sklearn.svm.LinearSVC` (no ``predict_proba``).
-    pca : int, float or None
-        Number of components (or fraction of variance) kept after scaling; None = no PCA.
-    C, gamma : regularisation and RBF width (``gamma`` used by ``"rbf"`` only).
-    probability : bool
-        RBF only: calibrated probabilities (:class:`CalibratedSVC`, Platt scaling, about 5x slower
-        to fit); False = plain SVM decisions.
-
-    blocks : dict or None
-        Candidate feature sets of a wide matrix (name -> (start, end) columns, from
-        :func:`~mmer_utils.audio.features.extract_feature_sets`): adds a ``select`` step;
-        a grid over ``select__block`` picks the set inside the training folds.
-
-    Step names are ``select`` (with ``blocks``), ``scale``, ``pca`` and ``clf``: grid keys
-    look like ``clf__C``.
-
-    >>> make_svm("rbf", pca=50).named_steps["pca"].n_components
-    50
-    """
-    from sklearn.decomposition import PCA
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import LinearSVC
-
-    if kind == "rbf":
-        clf = CalibratedSVC(C=C, gamma=gamma, class_weight=class_weight, calibrate=probability, random_state=seed)
-    elif kind == "linear":
-        clf = LogisticRegression(C=C, max_iter=5000, class_weight=class_weight, random_state=seed)
-    elif kind == "linear_svc":
-        clf = LinearSVC(C=C, class_weight=class_weight, max_iter=20000, random_state=seed)
-    else:
-        raise ValueError(f"make_svm: kind must be 'rbf', 'linear' or 'linear_svc', got {kind!r}")
-    steps = [("select", SelectBlock(blocks))] if blocks else []
-    steps += [("scale", StandardScaler()),
-              ("pca", PCA(n_components=pca, random_state=seed) if pca is not None else "passthrough"),
-              ("clf", clf)]
-    return Pipeline(steps)
+from ..estimators import CalibratedSVC, SelectBlock, make_svm  # noqa: F401 (their home before; re-exported)
+from ..evaluation import Fold, FoldResults, actor_fold_splits, pooled_results, run_folds  # noqa: F401
 
 
 def default_param_grid(kind: str = "rbf", *, quick: bool = False, blocks: dict | None = None) -> dict:
     """The grid searched inside the training actors (small in quick mode).
 
     RBF: ``C`` and ``gamma`` (as multiples of scikit-learn's ``"scale"``, which is
-    1 / n_features on standardised features: see :class:`CalibratedSVC`); linear
-    models: ``C``. With ``blocks`` (candidate feature sets), ``select__block`` too.
+    1 / n_features on standardised features: see :class:`~mmer_utils.estimators.CalibratedSVC`);
+    linear models: ``C``. With ``blocks`` (candidate feature sets), ``select__block`` too.
+
+    Parameters
+    ----------
+    kind : str
+        ``"rbf"`` or a linear kind of :func:`~mmer_utils.estimators.make_svm`.
+    quick : bool
+        A small grid (a smoke run).
+    blocks : dict or None
+        Candidate feature sets (name -> columns).
+
+    Returns
+    -------
+    dict
+        Grid keys in :func:`~mmer_utils.estimators.make_svm`'s step names.
 
     >>> default_param_grid("rbf", quick=True)
     {'clf__C': [3.0, 10.0], 'clf__gamma': ['scale/3']}
@@ -247,8 +77,25 @@ def fit_with_inner_cv(pipeline, X, y, groups, param_grid: dict | None = None, *,
 
     Pass only the **training** rows (and their actors as ``groups``): the search then
     never sees the test actors. With an empty or None grid the pipeline is simply fitted.
-    A :class:`CalibratedSVC` is searched without its calibration (5x faster; its
-    predictions do not depend on it) and refitted with it.
+    A :class:`~mmer_utils.estimators.CalibratedSVC` is searched without its calibration
+    (one SVM fit instead of six; its predictions do not depend on it) and refitted with it.
+
+    Parameters
+    ----------
+    pipeline : estimator
+        Cloned, never fitted itself.
+    X, y : arrays
+        The training rows only.
+    groups : array (n,)
+        Their actors: the inner folds never split an actor.
+    param_grid : dict or None
+        Searched grid; None or {} (or one point per key): fitted as it is.
+    n_splits : int
+        Inner GroupKFold folds (fewer when there are fewer actors).
+    scoring : str
+        scikit-learn name of the score maximised.
+    n_jobs : int
+        Parallel fits of the search.
 
     Returns
     -------
@@ -282,80 +129,30 @@ def fit_with_inner_cv(pipeline, X, y, groups, param_grid: dict | None = None, *,
     return model
 
 
-@dataclass
-class FoldResults:
-    """What :func:`evaluate_actor_folds` / :func:`evaluate_random_split` return.
-
-    ``per_fold``: one row per fold (test actors, size, accuracy, macro F1, UAR, chosen
-    hyper-parameters, fit seconds). ``pooled``: the same scores over all test
-    predictions together. ``y_true``/``y_pred``/``index``: the pooled predictions
-    (``index`` = rows of X) for a confusion matrix and per-emotion recall.
-    """
-
-    protocol: str
-    per_fold: pd.DataFrame
-    pooled: dict
-    y_true: np.ndarray
-    y_pred: np.ndarray
-    index: np.ndarray
-    fit_seconds: float
-    labels: list = field(default_factory=list)
-
-    def per_class_recall(self) -> pd.Series:
-        return evaluation.per_class_recall(self.y_true, self.y_pred, labels=self.labels)
-
-    def summary(self) -> pd.Series:
-        """Pooled scores plus mean and std over folds of the accuracy."""
-        s = pd.Series(self.pooled, name=self.protocol)
-        s["fold_accuracy_mean"] = self.per_fold["accuracy"].mean()
-        s["fold_accuracy_std"] = self.per_fold["accuracy"].std(ddof=0)
-        return s
-
-
 def _new_model(make_model):
     from sklearn.base import clone
 
     return make_model() if callable(make_model) and not hasattr(make_model, "fit") else clone(make_model)
 
 
-def _run_folds(protocol, make_model, X, y, groups, splits, param_grid, n_splits, n_jobs, progress, labels,
-               scoring="accuracy"):
+def _run_folds(protocol, make_model, X, y, groups, folds, param_grid, n_splits, n_jobs, progress, labels,
+               scoring="accuracy") -> FoldResults:
     from threadpoolctl import threadpool_limits
-
-    # Small matrices: a multi-threaded BLAS only adds overhead (10x slower on a busy 2-core machine);
-    # parallelism comes from n_jobs (processes) instead.
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _run_folds_serial_blas(protocol, make_model, X, y, groups, splits, param_grid, n_splits, n_jobs,
-                                      progress, labels, scoring)
-
-
-def _run_folds_serial_blas(protocol, make_model, X, y, groups, splits, param_grid, n_splits, n_jobs, progress,
-                           labels, scoring):
-    from tqdm.auto import tqdm
 
     X = np.asarray(X)
     y = np.asarray(y)
     labels = list(labels) if labels is not None else sorted(np.unique(y).tolist())
-    rows, trues, preds, idx = [], [], [], []
-    total = 0.0
-    for fold, train, test, test_groups in tqdm(splits, desc=protocol, disable=not progress, leave=False):
-        start = time.perf_counter()
-        model = fit_with_inner_cv(_new_model(make_model), X[train], y[train], groups[train], param_grid,
-                                  n_splits=n_splits, scoring=scoring, n_jobs=n_jobs)
-        seconds = time.perf_counter() - start
-        total += seconds
-        pred = model.predict(X[test])
-        scores = evaluation.classification_scores(y[test], pred, labels=labels)
-        rows.append({"fold": fold, "test_actors": test_groups, "n_train": int(train.sum()), "n_test": int(test.sum()),
-                     "accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"], "uar": scores["uar"],
-                     "best_params": model.best_params_, "fit_seconds": seconds})
-        trues.append(y[test])
-        preds.append(pred)
-        idx.append(np.flatnonzero(test))
-    y_true, y_pred = np.concatenate(trues), np.concatenate(preds)
-    pooled = {k: v for k, v in evaluation.classification_scores(y_true, y_pred, labels=labels).items()
-              if k in ("accuracy", "macro_f1", "uar")}
-    return FoldResults(protocol, pd.DataFrame(rows), pooled, y_true, y_pred, np.concatenate(idx), total, labels)
+
+    def fit_predict(fold):
+        model = fit_with_inner_cv(_new_model(make_model), X[fold.train], y[fold.train], groups[fold.train],
+                                  param_grid, n_splits=n_splits, scoring=scoring, n_jobs=n_jobs)
+        return {"pred": model.predict(X[fold.test]), "row": {"best_params": model.best_params_}}
+
+    # Small matrices: a multi-threaded BLAS only adds overhead (10x slower on a busy 2-core machine);
+    # parallelism comes from n_jobs (processes) instead.
+    with threadpool_limits(limits=1, user_api="blas"):
+        outputs = run_folds(fit_predict, folds, desc=protocol, progress=progress)
+    return pooled_results(protocol, outputs, y, labels=labels)
 
 
 def evaluate_actor_folds(make_model, X, y, actors, *, param_grid: dict | None = None,
@@ -378,17 +175,19 @@ def evaluate_actor_folds(make_model, X, y, actors, *, param_grid: dict | None = 
     folds : list of int or None
         Evaluate only these folds (quick mode); None = all six.
     n_splits, scoring : inner GroupKFold size and the score it maximises (scikit-learn name).
+    n_jobs : parallel fits of each inner search.
     labels : class order for the scores (default: sorted labels).
+    progress : show a progress bar over the folds.
+
+    Returns
+    -------
+    FoldResults
+        :class:`mmer_utils.evaluation.FoldResults`: ``per_fold`` (fold, test actors,
+        sizes, accuracy, macro F1, UAR, chosen hyper-parameters, fit seconds),
+        ``pooled``, and the pooled ``y_true`` / ``y_pred`` / ``index``.
     """
     actors = np.asarray(actors)
-    splits = []
-    for fold, masks in iter_actor_splits(actors):
-        if folds is not None and fold not in folds:
-            continue
-        train, test = masks["train"] | masks["val"], masks["test"]
-        if not test.any() or not train.any():
-            continue
-        splits.append((fold, train, test, ", ".join(map(str, sorted(np.unique(actors[test]).tolist())))))
+    splits = actor_fold_splits(actors, folds=folds, merge_val=True)
     if not splits:
         raise ValueError("evaluate_actor_folds: no fold has both training and test actors in `actors`")
     return _run_folds("speaker-independent actor folds", make_model, X, y, actors, splits, param_grid,
@@ -405,6 +204,21 @@ def evaluate_random_split(make_model, X, y, *, param_grid: dict | None = None, n
     speakers as much as recognition of emotions; shown only beside
     :func:`evaluate_actor_folds` to teach why it inflates. The inner search uses
     random folds too (as someone unaware of the leak would).
+
+    Parameters
+    ----------
+    make_model, X, y, param_grid, n_splits, scoring, n_jobs, labels, progress
+        As in :func:`evaluate_actor_folds`.
+    n_folds : int
+        Outer random folds.
+    folds : list of int or None
+        Evaluate only these folds; None: all.
+    seed : int
+        Seed of the outer and inner random folds.
+
+    Returns
+    -------
+    FoldResults
     """
     from sklearn.model_selection import StratifiedKFold
 
@@ -413,13 +227,8 @@ def evaluate_random_split(make_model, X, y, *, param_grid: dict | None = None, n
     outer = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     # random "groups" = random inner folds: GroupKFold over one random group per clip
     groups = np.random.default_rng(seed).permutation(len(y)) % max(n_splits, 2)
-    splits = []
-    for fold, (tr, te) in enumerate(outer.split(X, y)):
-        if folds is not None and fold not in folds:
-            continue
-        train = np.zeros(len(y), bool)
-        train[tr] = True
-        splits.append((fold, train, ~train, "random"))
+    splits = [Fold(fold, tr, te, info={"test_actors": "random"}) for fold, (tr, te) in enumerate(outer.split(X, y))
+              if folds is None or fold in folds]
     return _run_folds(f"random {n_folds}-fold (leaky)", make_model, X, y, groups, splits, param_grid,
                       n_splits, n_jobs, progress, labels, scoring)
 
@@ -432,6 +241,16 @@ def speaker_normalize(X, speakers) -> np.ndarray:
     it uses all their (unlabelled) clips at once, and on RAVDESS those clips cover
     every emotion evenly, which a real recording of one person does not. Report
     it apart from the headline, under its own protocol name.
+
+    Parameters
+    ----------
+    X : array (n, d)
+    speakers : array (n,)
+        The speaker of each row.
+
+    Returns
+    -------
+    array (n, d)
 
     >>> import numpy as np
     >>> Z = speaker_normalize(np.array([[1.0], [3.0], [10.0], [30.0]]), [1, 1, 2, 2])
@@ -448,7 +267,16 @@ def speaker_normalize(X, speakers) -> np.ndarray:
 
 
 def results_table(results: dict[str, FoldResults]) -> pd.DataFrame:
-    """One row per model: protocol, pooled accuracy / macro F1 / UAR, fold mean +- std, fit time."""
+    """One row per model: protocol, pooled accuracy / macro F1 / UAR, fold mean +- std, fit time.
+
+    Parameters
+    ----------
+    results : dict name -> FoldResults
+
+    Returns
+    -------
+    DataFrame indexed by model
+    """
     rows = []
     for name, res in results.items():
         s = res.summary()

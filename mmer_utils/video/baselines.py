@@ -8,7 +8,7 @@ course (``to_model_input`` output, float ``(n, 48, 48, 1)``) and have ``predict_
   calibration (``CalibratedClassifierCV``, 3 folds). Fast enough for **all** 28,709
   training faces (a few minutes on 2 cores).
 * :func:`hog_rbf_svm`: HOG -> standardise -> RBF-kernel SVM (the calibrated, precomputed-kernel
-  :class:`~mmer_utils.audio.baselines.CalibratedSVC` of the audio chapter). Training a kernel
+  :class:`~mmer_utils.estimators.CalibratedSVC` shared by every chapter). Training a kernel
   SVM grows with the square of the number of examples (and its calibration trains it 6
   times), so the course fits it on a stratified **subset** (:data:`RBF_TRAIN_LIMIT`
   faces); the subset is part of the model's name in every table.
@@ -35,10 +35,23 @@ def hog_linear_svm(C: float = 0.001, *, class_weight=None, orientations: int = 9
                    cells_per_block=(2, 2), cache: bool = True, seed: int = 42) -> Pipeline:
     """HOG -> StandardScaler -> linear SVM with calibrated probabilities.
 
-    ``C``: the SVM's inverse regularisation, chosen on PublicTest with all training faces
-    (0.001: 44.3 % PublicTest accuracy, fit 2.5 min; 0.01: 43.8 %, 6 min, on a shared 2-core
-    CPU). ``class_weight="balanced"``
-    trades accuracy for recall of the rare classes (disgust).
+    Parameters
+    ----------
+    C : float
+        The SVM's inverse regularisation, chosen on PublicTest with all training faces
+        (the scores and times of the values tried are in ``RESULTS.md``, video chapter).
+    class_weight : None or "balanced"
+        ``"balanced"`` trades accuracy for recall of the rare classes (disgust).
+    orientations, pixels_per_cell, cells_per_block
+        HOG settings (:class:`~mmer_utils.video.features.HogTransformer`); cells in pixels.
+    cache : bool
+        Keep the HOG features of the faces already seen on disk.
+    seed : int
+        Seed of the SVM.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
     """
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.svm import LinearSVC
@@ -53,12 +66,24 @@ def hog_linear_svm(C: float = 0.001, *, class_weight=None, orientations: int = 9
 
 def hog_rbf_svm(C: float = 3.0, gamma="scale", *, class_weight=None, orientations: int = 9,
                 pixels_per_cell=(8, 8), cells_per_block=(2, 2), cache: bool = True, seed: int = 42) -> Pipeline:
-    """HOG -> StandardScaler -> RBF SVM (:class:`~mmer_utils.audio.baselines.CalibratedSVC`).
+    """HOG -> StandardScaler -> RBF SVM (:class:`~mmer_utils.estimators.CalibratedSVC`).
 
-    ``gamma="scale"`` is 1 / n_features on standardised features. Fit it on a subset
-    (:data:`RBF_TRAIN_LIMIT` faces): on all 28,709 the kernel matrix alone is 6.6 GB.
+    Fit it on a subset (:data:`RBF_TRAIN_LIMIT` faces): on all 28,709 the kernel
+    matrix alone is 6.6 GB.
+
+    Parameters
+    ----------
+    C, gamma
+        The SVM's inverse regularisation and RBF width (``"scale"`` is 1 / n_features
+        on standardised features, see :class:`~mmer_utils.estimators.CalibratedSVC`).
+    class_weight, orientations, pixels_per_cell, cells_per_block, cache, seed
+        As in :func:`hog_linear_svm`.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
     """
-    from ..audio.baselines import CalibratedSVC
+    from ..estimators import CalibratedSVC
 
     return Pipeline([
         ("hog", HogTransformer(orientations, pixels_per_cell, cells_per_block, cache=cache)),

@@ -93,10 +93,6 @@ def stratified_subset(y, limit: int | None, *, seed: int = 42) -> np.ndarray:
     return np.sort(np.concatenate(index))
 
 
-def _atomic_save(path: Path, array: np.ndarray) -> None:
-    atomic_save_npy(path, array)
-
-
 def load_fer_arrays(split: str, *, root=None, limit: int | None = None,
                     seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
     """One official FER2013 split as ``(X, y)``.
@@ -139,8 +135,8 @@ def load_fer_arrays(split: str, *, root=None, limit: int | None = None,
     else:
         X = load_fer2013_images(df)
         y = df["label_id"].to_numpy(dtype=np.int64)
-        _atomic_save(x_path, X)
-        _atomic_save(y_path, y)  # written last: X is complete when y exists
+        atomic_save_npy(x_path, X)
+        atomic_save_npy(y_path, y)  # written last: X is complete when y exists
     keep = stratified_subset(y, limit, seed=seed)
     return X[keep], y[keep]
 

@@ -87,9 +87,9 @@ def hog_features(images, orientations: int = 9, pixels_per_cell=(8, 8), cells_pe
 
     out = np.stack([_hog_one(f, params) for f in tqdm(faces, desc="HOG", disable=not progress, leave=False)])
     if path is not None:
-        from .data import _atomic_save
+        from ..atomic import atomic_save_npy
 
-        _atomic_save(path, out)
+        atomic_save_npy(path, out)
     return out
 
 

@@ -51,7 +51,16 @@ KINDS = ("simple_cnn", "mini_xception", "larger_cnn")
 
 
 def default_model_path(quick: bool = False) -> Path:
-    """``cache_dir()/models/face_emotion.keras`` (``face_emotion_quick.keras`` for quick runs)."""
+    """``cache_dir()/models/face_emotion.keras`` (``face_emotion_quick.keras`` for quick runs).
+
+    Parameters
+    ----------
+    quick : bool
+
+    Returns
+    -------
+    Path
+    """
     return config.cache_dir("models") / ("face_emotion_quick.keras" if quick else "face_emotion.keras")
 
 
@@ -76,6 +85,22 @@ def augmentation_layers(*, flip: bool = True, shift: float = 0.1, rotation_degre
     a few degrees is still a smile; FER2013's faces are roughly, not exactly, aligned.
     No vertical flip: an upside-down face is not in the data. ``shift`` and ``zoom`` are
     fractions of the image size; empty space is filled by reflection.
+
+    Parameters
+    ----------
+    flip : bool
+        Random left-right flips.
+    shift, zoom : float
+        Largest shift and zoom, as fractions of the image size (0: none).
+    rotation_degrees : float
+        Largest rotation, in degrees (0: none).
+    seed : int or None
+    name : str
+        Prefix of the layers' names.
+
+    Returns
+    -------
+    keras.Sequential
 
     >>> aug = augmentation_layers(seed=0)                               # doctest: +SKIP
     >>> aug(x, training=True).shape == x.shape                          # doctest: +SKIP
@@ -116,7 +141,25 @@ def build_simple_cnn(input_shape=INPUT_SHAPE, n_classes: int = 7, *, filters: Se
                      dense: int = 128, dropout: float = 0.5, l2: float = 0.0, augment=True, name: str = "simple_cnn"):
     """Conv 3x3 -> ReLU -> MaxPool 2x2, three times; Flatten; Dense; Dropout; softmax.
 
-    ``augment``: True (:func:`augmentation_layers` defaults), a dict of its arguments, or False.
+    Parameters
+    ----------
+    input_shape : tuple
+        ``(height, width, channels)`` in pixels.
+    n_classes : int
+    filters : sequence of int
+        Channels of the three convolutions.
+    dense : int
+        Units of the dense layer.
+    dropout, l2 : float
+        Dropout before the softmax; L2 penalty of the kernels (0: none).
+    augment : bool or dict
+        True (:func:`augmentation_layers` defaults), a dict of its arguments, or False.
+    name : str
+
+    Returns
+    -------
+    keras.Model
+        Uncompiled, ending in a softmax.
 
     >>> build_simple_cnn().output_shape                                  # doctest: +SKIP
     (None, 7)
@@ -153,6 +196,24 @@ def build_mini_xception(input_shape=INPUT_SHAPE, n_classes: int = 7, *, base_fil
     ``l2`` penalises every convolution kernel (the separable ones through
     ``depthwise_regularizer`` and ``pointwise_regularizer``), as the original (0.01).
     ``dropout`` > 0 adds dropout before the head (0 in the original).
+
+    Parameters
+    ----------
+    input_shape : tuple
+        ``(height, width, channels)`` in pixels.
+    n_classes : int
+    base_filters : int
+        Channels of the two plain convolutions.
+    filters : sequence of int
+        Channels of each module.
+    l2, dropout : float
+    augment, name
+        As in :func:`build_simple_cnn`.
+
+    Returns
+    -------
+    keras.Model
+        Uncompiled, ending in a softmax.
 
     >>> model = build_mini_xception()                                     # doctest: +SKIP
     >>> model.count_params()                                              # doctest: +SKIP
@@ -192,6 +253,24 @@ def build_larger_cnn(input_shape=INPUT_SHAPE, n_classes: int = 7, *, filters: Se
                      l2: float = 1e-4, augment=True, name: str = "larger_cnn"):
     """VGG-style: per block, ``convs_per_block`` x (Conv 3x3 -> BN -> ReLU), MaxPool 2x2, Dropout;
     then global average pooling, Dense -> BN -> ReLU -> Dropout, softmax.
+
+    Parameters
+    ----------
+    input_shape, n_classes
+        As in :func:`build_simple_cnn`.
+    filters : sequence of int
+        Channels of each block.
+    convs_per_block, dense : int
+    dropout, head_dropout, l2 : float
+        Dropout after each block and before the softmax; L2 penalty of the kernels.
+    augment : bool or dict
+        The augmentation layers (see :func:`build_simple_cnn`).
+    name : str
+
+    Returns
+    -------
+    keras.Model
+        Uncompiled; softmax output (``n_classes``).
 
     >>> build_larger_cnn().output_shape                                  # doctest: +SKIP
     (None, 7)
@@ -244,6 +323,23 @@ def make_estimator(kind: str = "mini_xception", *, epochs: int = 40, batch_size:
     makes training resumable (see :class:`FaceEstimator`).
     The estimator takes ``to_model_input`` faces: float ``(n, 48, 48, 1)`` in [0, 1].
 
+    Parameters
+    ----------
+    kind : str
+        One of :data:`KINDS`.
+    epochs, batch_size, learning_rate, patience, lr_patience, class_weight, seed, verbose
+        :class:`~mmer_utils.training.KerasEstimator`'s.
+    augment : bool or dict
+        The builder's augmentation.
+    checkpoint_dir : str, Path or None
+        Makes training resumable.
+    **builder_kwargs
+        Arguments of the builder.
+
+    Returns
+    -------
+    FaceEstimator
+
     >>> est = make_estimator("simple_cnn", epochs=2, filters=(8, 16))      # doctest: +SKIP
     """
     from functools import partial
@@ -267,6 +363,15 @@ def predict_proba_tta(estimator, X) -> np.ndarray:
     left-right flip does not change the emotion, and averaging two views smooths the
     model's errors on small misalignments.
 
+    Parameters
+    ----------
+    estimator : fitted face classifier with ``predict_proba``
+    X : array (n, height, width, channels)
+
+    Returns
+    -------
+    array (n, n_classes)
+
     >>> predict_proba_tta(model, X_test).shape                          # doctest: +SKIP
     (3589, 7)
     """
@@ -280,6 +385,18 @@ def images_per_second(estimator, X, *, repeats: int = 1) -> float:
     """Classification speed: faces per second of ``estimator.predict_proba`` on ``X`` (one batch call).
 
     A warm-up call on a few faces comes first (graph building, lazy loading).
+
+    Parameters
+    ----------
+    estimator : fitted face classifier with ``predict_proba``
+    X : array (n, height, width, channels)
+    repeats : int
+        Timed calls.
+
+    Returns
+    -------
+    float
+        Faces per second.
     """
     X = np.asarray(X)
     estimator.predict_proba(X[: min(len(X), 8)])
