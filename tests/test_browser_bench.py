@@ -36,6 +36,11 @@ def test_the_browser_benchmark_quick_mode_records_every_setting():
         fps = by[(name, "frames_per_second")]
         assert fps.value > 0 and fps.extra["frames"] > 0, name
         assert by[(name, "face_found_rate")].value >= 0.9, name   # every frame shows one 160-px face
+    parity = by[("parity of the face model (onnxruntime-web vs onnxruntime)", "max_abs_diff")]
+    assert parity.value <= 1e-4 and parity.extra["faces"] == 50
+    for side in (640, 320):
+        name = f"parity of detection + classification, frames at most {side} px (browser vs FaceEmotionModel)"
+        assert by[(name, "frames_with_a_face_in_both")].value >= 1 and by[(name, "iou_median")].value >= 0.9
     threads = {r.extra["runtime"].split("(wasm, ")[1].split(")")[0] for r in records
                if r.model.split(": ", 1)[1].startswith("browser, ") and r.metric == "frames_per_second"}
     assert threads == {"1 thread", "2 threads"}, threads

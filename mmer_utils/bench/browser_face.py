@@ -10,7 +10,10 @@ for a fixed time. Beside it, the Python pipeline (:class:`~mmer_utils.video.pred
 OpenCV's YuNet + the Keras model, the app's server-side analysis) on the same frames, decoded
 from the same video.
 
-Records (chapter ``browser``, ``results/browser.json``): frames/s of detection + classification
+Records (chapter ``browser``, ``results/browser.json``): the parity of the browser and Python
+(:func:`classifier_parity`: the face model on 200 FER2013 PrivateTest faces; :func:`detection_parity`:
+detection + classification on a 30-frame test video, at 640 and 320 px), then frames/s of
+detection + classification
 in the browser (one wasm thread, two threads, and one thread detecting on a 320-px copy) and in
 Python (one process; frames at most 640 px, and at most 320 px), and the share of frames with a
 face for each. Quick mode: 5 s of browser frames, 30 Python frames, nothing saved; ``--full``:
@@ -37,8 +40,8 @@ CHAPTER = "browser"
 OWNED_PREFIX = "face in the browser"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-QUICK = {"browser_seconds": 5, "python_frames": 30}
-FULL = {"browser_seconds": 30, "python_frames": 150}
+QUICK = {"browser_seconds": 5, "python_frames": 30, "parity_faces": 50, "parity_per_face": 2}
+FULL = {"browser_seconds": 30, "python_frames": 150, "parity_faces": 200, "parity_per_face": 5}
 FPS = 10
 
 
@@ -170,6 +173,119 @@ def face_frames(n_faces: int = 6, *, seconds_each: float = 1.0, seed: int = 1, j
     return frames
 
 
+# --------------------------------------------------------------------------- parity with Python
+
+
+_CLASSIFY = """
+var bytes = atob(arguments[0]), n = arguments[1], done = arguments[arguments.length - 1];
+var gray = new Uint8Array(bytes.length);
+for (var i = 0; i < bytes.length; i++) { gray[i] = bytes.charCodeAt(i); }
+window.mmerCheck.classify(gray, n).then(function (p) { done(Array.from(p)); })
+  .catch(function (e) { done({error: String(e && e.message || e)}); });
+"""
+
+_ANALYSE = """
+var png = arguments[0], done = arguments[arguments.length - 1];
+window.mmerCheck.maxSide = arguments[1];
+var bytes = atob(png), buf = new Uint8Array(bytes.length);
+for (var i = 0; i < bytes.length; i++) { buf[i] = bytes.charCodeAt(i); }
+createImageBitmap(new Blob([buf], {type: 'image/png'}), {colorSpaceConversion: 'none', premultiplyAlpha: 'none'})
+  .then(function (bitmap) {
+    var frame = window.mmerCheck.grab(bitmap, bitmap.width, bitmap.height);
+    return window.mmerCheck.analyse(frame);
+  }).then(function (faces) {
+    done(faces.map(function (f) { return {x: f.x, y: f.y, w: f.w, h: f.h, score: f.score, proba: f.proba}; }));
+  }).catch(function (e) { done({error: String(e && e.message || e)}); });
+"""
+
+
+def classifier_parity(driver, n: int = 200) -> dict:
+    """The shipped face model on ``n`` FER2013 PrivateTest faces (class-stratified subset, seed 42):
+    onnxruntime-web in the page (``/browser/check``, loaded) against onnxruntime in Python, same pixels."""
+    import base64
+
+    import onnxruntime as ort
+
+    from ..models import store
+    from ..video.data import load_fer_arrays, to_model_input
+
+    X, _ = load_fer_arrays("test", limit=n)
+    session = ort.InferenceSession(str(store.path("face_emotion", "onnx")), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {session.get_inputs()[0].name: to_model_input(X)})[0].astype(np.float64)
+    got = driver.execute_async_script(_CLASSIFY, base64.b64encode(X.tobytes()).decode("ascii"), len(X))
+    if isinstance(got, dict):
+        raise BrowserMissingError(f"the browser could not classify the faces: {got.get('error')}")
+    got = np.asarray(got, dtype=np.float64).reshape(len(X), -1)
+    return {"faces": int(len(X)), "max_abs_diff": float(np.abs(got - expected).max()),
+            "label_agreement": float(np.mean(got.argmax(1) == expected.argmax(1))),
+            "labels_used": int(len(set(expected.argmax(1).tolist()))), "browser": got, "python": expected}
+
+
+def parity_video_frames(n_faces: int = 6, per_face: int = 5, seed: int = 3) -> list[np.ndarray]:
+    """The test video: 640x480 BGR frames of ``n_faces`` FER2013 PrivateTest faces pasted on a
+    background, each at ``per_face`` positions and sizes (120, 160, 200 px)."""
+    from ..video.synth import make_face_photo, sample_fer_faces
+
+    faces, _ = sample_fer_faces(n_faces, split="test", seed=seed)
+    frames = []
+    for k, face in enumerate(faces):
+        for j in range(per_face):
+            photo, _ = make_face_photo(face[None], jitter=30, seed=seed + 100 * k + j,
+                                       face_size=int(120 + 40 * (j % 3)))
+            frames.append(photo)
+    return frames
+
+
+def _iou(a, b) -> float:
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def detection_parity(driver, frames: list[np.ndarray], *, max_side: int = 640) -> dict:
+    """Detection + classification of each frame in the page and by the Python pipeline (the shipped
+    ``FaceEmotionModel``, same ``max_side``); frames go to the browser as PNG (the same pixels).
+
+    Counts the frames where both, only one or neither find a face; for the frames where both do
+    (the largest face each): the boxes' IoU, the labels' agreement and the probabilities' max difference.
+    """
+    import base64
+
+    import cv2
+
+    from ..video.predict import FaceEmotionModel
+
+    model = FaceEmotionModel.load_pretrained(max_side=max_side)
+    counts = {"both": 0, "python_only": 0, "browser_only": 0, "neither": 0}
+    ious, same, diffs = [], [], []
+    for frame in frames:
+        ok, png = cv2.imencode(".png", frame)
+        got = driver.execute_async_script(_ANALYSE, base64.b64encode(png.tobytes()).decode("ascii"), max_side)
+        if isinstance(got, dict):
+            raise BrowserMissingError(f"the browser could not analyse a frame: {got.get('error')}")
+        table = model.analyse_image(frame)
+        b = max(got, key=lambda f: f["w"] * f["h"]) if got else None
+        p = table.loc[(table["w"] * table["h"]).idxmax()] if len(table) else None
+        if b is not None and p is not None:
+            counts["both"] += 1
+            ious.append(_iou((b["x"], b["y"], b["w"], b["h"]), (p["x"], p["y"], p["w"], p["h"])))
+            proba = p[model.labels].to_numpy(dtype=float)
+            same.append(int(np.argmax(b["proba"])) == int(np.argmax(proba)))
+            diffs.append(float(np.abs(np.asarray(b["proba"]) - proba).max()))
+        elif p is not None:
+            counts["python_only"] += 1
+        elif b is not None:
+            counts["browser_only"] += 1
+        else:
+            counts["neither"] += 1
+    return {"frames": len(frames), "max_side": max_side, "detector": model.detector, **counts,
+            "iou_median": float(np.median(ious)) if ious else float("nan"),
+            "iou_min": float(min(ious)) if ious else float("nan"),
+            "label_agreement": float(np.mean(same)) if same else float("nan"),
+            "max_abs_diff": float(max(diffs)) if diffs else float("nan")}
+
+
 # --------------------------------------------------------------------------- the measures
 
 
@@ -245,6 +361,10 @@ def run(full: bool, command: str) -> list[BenchRecord]:
             with start_app(tmp) as (_, base):
                 driver = chromium(tmp / "profile", y4m=y4m)
                 try:
+                    open_check_page(driver, base, threads=1)
+                    parity = classifier_parity(driver, setting["parity_faces"])
+                    video = parity_video_frames(per_face=setting["parity_per_face"])
+                    detection = [detection_parity(driver, video, max_side=side) for side in (640, 320)]
                     browser = [measure_browser(driver, base, setting["browser_seconds"], threads=1),
                                measure_browser(driver, base, setting["browser_seconds"], threads=2),
                                measure_browser(driver, base, setting["browser_seconds"], threads=1, max_side=320)]
@@ -264,6 +384,22 @@ def run(full: bool, command: str) -> list[BenchRecord]:
                                    split="6 faces, 1 s each", metric=metric, value=float(value),
                                    train_seconds=None, command=command, extra=extra))
 
+    for key in ("max_abs_diff", "label_agreement"):
+        records.append(BenchRecord(
+            chapter=CHAPTER, model=f"{OWNED_PREFIX}: parity of the face model (onnxruntime-web vs onnxruntime)",
+            protocol="the same 48x48 pixels in both", split=f"{parity['faces']} FER2013 PrivateTest faces",
+            metric=key, value=parity[key], train_seconds=None, command=command,
+            extra={"faces": parity["faces"], "labels_used": parity["labels_used"]}))
+    for d in detection:
+        extra = {k: d[k] for k in ("frames", "both", "python_only", "browser_only", "neither", "detector")}
+        for key in ("both", "iou_median", "iou_min", "label_agreement", "max_abs_diff"):
+            records.append(BenchRecord(
+                chapter=CHAPTER, model=f"{OWNED_PREFIX}: parity of detection + classification, frames at most "
+                                       f"{d['max_side']} px (browser vs FaceEmotionModel)",
+                protocol="the same pixels (PNG) in both; largest face per frame",
+                split=f"{d['frames']} frames: FER2013 PrivateTest faces on a background",
+                metric="frames_with_a_face_in_both" if key == "both" else key,
+                value=float(d[key]), train_seconds=None, command=command, extra=extra))
     for b in browser:
         threads = f"{b['threads']} thread{'s' if b['threads'] != 1 else ''}"
         b_extra = {"frames": b["frames"], "seconds": round(b["seconds"], 2), "frames_with_face": b["with_face"],
