@@ -420,6 +420,8 @@ def _live_ready(driver, timeout=90):
     live = driver.execute_script("return document.querySelector('fieldset.recorder[data-kind=video]')"
                                  ".getAttribute('data-live')")
     assert live == "ready", _text(driver, ".live-note")
+    # the models run in a Web Worker (onnxruntime-web's proxy): the page's own thread never waits for them
+    assert driver.execute_script("return ort.env.wasm.proxy === true")
 
 
 def _record_with_overlay(driver, seconds: int, shot: str):

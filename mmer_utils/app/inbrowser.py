@@ -143,6 +143,11 @@ def _allow_wasm(response):
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         response.headers["Cross-Origin-Embedder-Policy"] = "require-corp"
     elif request.path.startswith("/static/vendor/"):
+        from .security import CSP
+
+        # a script that runs as a Web Worker (the runtime's proxy) has the policy of its own response
+        response.headers["Content-Security-Policy"] = CSP.replace("script-src 'self'",
+                                                                  "script-src 'self' 'wasm-unsafe-eval'")
         response.headers["Cross-Origin-Embedder-Policy"] = "require-corp"
         response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
     return response

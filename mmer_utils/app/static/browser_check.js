@@ -4,7 +4,8 @@
   "use strict";
   var config = document.getElementById("mmer-live-config"), status = document.getElementById("check-status");
   var threads = parseInt(new URLSearchParams(location.search).get("threads"), 10) || 0;   // 0: the default
-  var model = new MmerFace({ threads: threads, wasmPaths: config.getAttribute("data-wasm"),
+  var proxy = new URLSearchParams(location.search).get("proxy") === "1";
+  var model = new MmerFace({ threads: threads, proxy: proxy, wasmPaths: config.getAttribute("data-wasm"),
                              faceModel: config.getAttribute("data-face-model"),
                              detectorModel: config.getAttribute("data-detector-model") });
   var started = performance.now();

@@ -38,7 +38,7 @@
     // encodes the recording they slowed the analysis down (docs/browser.md), so: half the cores, at most 4
     var cores = navigator.hardwareConcurrency || 1;
     ort.env.wasm.numThreads = o.threads || (window.crossOriginIsolated && cores >= 4 ? Math.min(4, Math.floor(cores / 2)) : 1);
-    ort.env.wasm.proxy = false;
+    ort.env.wasm.proxy = !!o.proxy;            // true: the runtime works in a Web Worker, off the page's thread
     ort.env.logLevel = "error";
     var opts = { executionProviders: ["wasm"], graphOptimizationLevel: "all" };
     this.face = await ort.InferenceSession.create(o.faceModel, opts);
@@ -287,6 +287,8 @@
     var minInterval = 1000 / (parseFloat(config.getAttribute("data-max-fps")) || 5);
     var model = new MmerFace({ wasmPaths: config.getAttribute("data-wasm"),
                                maxSide: parseInt(config.getAttribute("data-max-side"), 10) || 640,
+                               // the models run in a Web Worker: the page (buttons, timers) never waits for them
+                               proxy: config.getAttribute("data-proxy") !== "0",
                                faceModel: config.getAttribute("data-face-model"),
                                detectorModel: config.getAttribute("data-detector-model") });
     var ready = false, busy = false, running = false, recording = false, t0 = 0, lastRun = 0;
