@@ -68,6 +68,18 @@ def stratified_subset(y, limit: int | None, *, seed: int = 42) -> np.ndarray:
     FER2013 (1.5 %) is present in small quick-mode subsets. ``limit=None`` or
     ``limit >= len(y)``: every index.
 
+    Parameters
+    ----------
+    y : array (n,)
+        Labels.
+    limit : int or None
+        Examples kept.
+    seed : int
+
+    Returns
+    -------
+    array of int
+
     >>> stratified_subset([0] * 90 + [1] * 10, 10).tolist()[-1] >= 90
     True
     """
@@ -148,6 +160,15 @@ def to_model_input(faces) -> np.ndarray:
     (0-255) are divided by 255, float faces must already be in [0, 1]. Other sizes are
     an error: crop and resize faces first (:func:`mmer_utils.video.faces.crop_face`).
 
+    Parameters
+    ----------
+    faces : array
+        Grayscale 48x48 faces, uint8 or float in [0, 1].
+
+    Returns
+    -------
+    array (n, 48, 48, 1) of float32
+
     >>> to_model_input(np.full((48, 48), 255, np.uint8)).shape
     (1, 48, 48, 1)
     """
@@ -171,7 +192,17 @@ def to_model_input(faces) -> np.ndarray:
 
 
 def to_uint8(X) -> np.ndarray:
-    """The inverse of :func:`to_model_input`: ``(n, 48, 48)`` uint8 (for figures and HOG)."""
+    """The inverse of :func:`to_model_input`: ``(n, 48, 48)`` uint8 (for figures and HOG).
+
+    Parameters
+    ----------
+    X : array (n, 48, 48[, 1])
+        Float faces in [0, 1] (or uint8, returned as they are).
+
+    Returns
+    -------
+    array (n, 48, 48) of uint8
+    """
     x = np.asarray(X)
     if x.ndim == 4 and x.shape[-1] == 1:
         x = x[..., 0]
@@ -184,7 +215,19 @@ def to_uint8(X) -> np.ndarray:
 
 
 def slug(name: str) -> str:
-    """'HOG + linear SVM' -> 'hog_linear_svm': the file name of a model's predictions (idempotent)."""
+    """'HOG + linear SVM' -> 'hog_linear_svm': the file name of a model's predictions (idempotent).
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    str
+
+    >>> slug("HOG + linear SVM")
+    'hog_linear_svm'
+    """
     out = "".join(c if c.isalnum() or c == "-" else "_" for c in name.strip().lower())
     while "__" in out:
         out = out.replace("__", "_")
@@ -195,7 +238,12 @@ def slug(name: str) -> str:
 
 
 def predictions_dir() -> Path:
-    """``cache_dir()/video_predictions``: one ``.npz`` per evaluated model."""
+    """``cache_dir()/video_predictions``: one ``.npz`` per evaluated model.
+
+    Returns
+    -------
+    Path
+    """
     return config.cache_dir("video_predictions")
 
 
@@ -217,6 +265,19 @@ def save_predictions(name: str, *, val_proba, test_proba, val_y, test_y) -> Path
     Written atomically to ``cache_dir()/video_predictions/<slug(name)>.npz`` (a reader
     never sees half a file); a second call with the same name replaces the first.
     Columns are in :data:`mmer_utils.labels.FER2013` order.
+
+    Parameters
+    ----------
+    name : str
+        The model's name.
+    val_proba, test_proba : array (n, 7)
+        Probabilities on PublicTest and PrivateTest.
+    val_y, test_y : array (n,)
+        Their class indices.
+
+    Returns
+    -------
+    Path
     """
     val_proba, val_y = _check_proba(val_proba, val_y, "val")
     test_proba, test_y = _check_proba(test_proba, test_y, "test")
@@ -225,7 +286,17 @@ def save_predictions(name: str, *, val_proba, test_proba, val_y, test_y) -> Path
 
 
 def load_predictions(name: str) -> dict:
-    """A model's saved probabilities: dict with val_proba, test_proba, val_y, test_y, labels (and name)."""
+    """A model's saved probabilities (:func:`save_predictions`).
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    dict
+        val_proba, test_proba, val_y, test_y, labels and name.
+    """
     path = predictions_dir() / f"{slug(name)}.npz"
     if not path.is_file():
         known = ", ".join(list_predictions()) or "none yet"
@@ -239,7 +310,12 @@ def load_predictions(name: str) -> dict:
 
 
 def list_predictions() -> list[str]:
-    """Names of the models whose predictions are saved (sorted by file name)."""
+    """Names of the models whose predictions are saved (sorted by file name).
+
+    Returns
+    -------
+    list of str
+    """
     names = []
     for path in sorted(predictions_dir().glob("*.npz")):
         if path.name.startswith("."):
@@ -263,6 +339,14 @@ def ensemble_members(*, include_peer: bool = False) -> list[str]:
     ensemble takes one of the two (the TTA one, as it is what the chapter deploys). The
     ``fer`` package's pretrained model is left out unless ``include_peer``: it was
     trained elsewhere, so an ensemble with it is not "our models".
+
+    Parameters
+    ----------
+    include_peer : bool
+
+    Returns
+    -------
+    list of str
     """
     names = list_predictions()
     out = []
