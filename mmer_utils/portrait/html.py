@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -404,10 +403,12 @@ def write_report(portrait, out_dir) -> Path:
     (out / "figures").mkdir(exist_ok=True)
     for name, png in pngs.items():
         (out / "figures" / f"{name}.png").write_bytes(png)
+    summary = out / "portrait.json"
+    summary.write_text(json.dumps(_finite(portrait.to_dict()), indent=2, default=_json_default, allow_nan=False))
     page = atomic_write_text(out / "report.html", render_html(portrait, pngs))
-    page.chmod(_default_mode())   # a temporary file is private (0600); the report is as readable as its figures
-    (out / "portrait.json").write_text(json.dumps(_finite(portrait.to_dict()), indent=2, default=_json_default,
-                                                  allow_nan=False))
+    # the atomic write's temporary file is private (0600): give the report the mode of the files written
+    # plainly beside it (the umask's; not by changing the umask, which would race with other threads)
+    page.chmod(summary.stat().st_mode & 0o777)
     if portrait.voice_timeline is not None:
         portrait.voice_timeline.to_csv(out / "voice_timeline.csv", index=False)
     if portrait.face_timeline is not None:
@@ -415,13 +416,6 @@ def write_report(portrait, out_dir) -> Path:
     if portrait.text_emotions is not None:
         portrait.text_emotions.to_csv(out / "text_emotions.csv", index=False)
     return page
-
-
-def _default_mode() -> int:
-    """The mode a new file gets under the current umask (0644 under the usual 022)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def _finite(obj):
