@@ -60,7 +60,19 @@ DEFAULT_CORRUPTIONS = (("face", "missing"), ("audio", "missing"), ("face", "nois
 
 @dataclass
 class AVData:
-    """The clips of both modalities: ``X`` = [audio features | action units], ``blocks`` = name -> (start, end)."""
+    """The clips of both modalities: ``X`` = [audio features | action units], ``blocks`` = name -> (start, end).
+
+    Attributes
+    ----------
+    X : array (n, d)
+    blocks : dict
+        Modality -> (start, end) columns of ``X``.
+    y, actors : array (n,)
+        Emotion and actor of each clip.
+    frame : DataFrame
+        The clips' table (:func:`mmer_utils.datasets.load_ravdess`).
+    feature_names : list of str
+    """
 
     X: np.ndarray
     blocks: dict
@@ -137,6 +149,13 @@ class SelectModality(TransformerMixin, BaseEstimator):
     """Keep the columns of one modality (``blocks[modality]``) of the fused matrix.
 
     Stateless (``fit`` checks the blocks against the width and records it).
+
+    Parameters
+    ----------
+    blocks : dict
+        Modality -> (start, end) columns.
+    modality : str
+        The block kept.
     """
 
     def __init__(self, blocks=None, modality: str = "audio"):
@@ -170,6 +189,11 @@ class BalanceBlocks(TransformerMixin, BaseEstimator):
     Concatenating 420 audio features with 35 action units lets the audio dominate any
     distance (an RBF kernel sees 12x more audio variance); each block is multiplied by
     ``sqrt(d / (n_blocks * d_block))``.
+
+    Parameters
+    ----------
+    blocks : dict
+        Modality -> (start, end) columns.
     """
 
     def __init__(self, blocks=None):
@@ -206,10 +230,8 @@ def modality_model(blocks: dict, modality: str, *, kind: str = "svm", C: float =
 
     Parameters
     ----------
-    blocks : dict
-        Modality -> (start, end) columns.
-    modality : str
-        The block kept.
+    blocks, modality
+        As in :class:`SelectModality`.
     kind : {"svm", "logreg"}
     C : float
         Inverse regularisation.
@@ -262,6 +284,14 @@ class ValidationSearch(ClassifierMixin, BaseEstimator):
     Fits one model per point of ``param_grid`` on the training data, keeps the one with
     the best ``scoring`` ("accuracy" or "log_loss") on ``validation_data``. Without
     ``validation_data`` the first grid point is used. ``best_params_`` says which.
+
+    Parameters
+    ----------
+    estimator : scikit-learn classifier
+        Cloned for each grid point.
+    param_grid : dict or None
+        As in ``GridSearchCV``.
+    scoring : {"accuracy", "log_loss"}
     """
 
     def __init__(self, estimator=None, param_grid=None, *, scoring: str = "accuracy"):
@@ -391,9 +421,32 @@ def build_fusion_net(blocks: dict, n_classes: int, *, fusion: str = "concat", un
     ``value_from="query"`` is M2FNet's variant (key from the other modality, value from
     the query's own: the other modality only re-weights one's own tokens).
 
-    Returns an uncompiled ``keras.Model`` on the fused vector (batch, d), ``d`` = ``n_features``
-    (default: the end of the last block; columns outside every block are ignored); with
-    ``fusion="attention"`` it has ``model.attention_model`` giving the two attention maps.
+    Parameters
+    ----------
+    blocks : dict
+        Modality -> (start, end) columns of the fused vector.
+    n_classes : int
+    fusion : {"concat", "attention"}
+    units : int
+        Width of the branches and of the fused hidden layer.
+    n_tokens, token_dim, heads : int
+        Attention only: tokens per modality, their width, attention heads.
+    value_from : {"key", "query"}
+        Attention only: where the values come from.
+    dropout, modality_dropout, l2 : float
+        Dropout rate, probability of blanking one modality in training
+        (``ModalityDropout``), L2 penalty of the dense kernels.
+    seed : int
+        Seed of the modality dropout.
+    n_features : int or None
+        Width of the input (default: the end of the last block; columns outside every
+        block are ignored).
+
+    Returns
+    -------
+    keras.Model
+        Uncompiled, on the fused vector (batch, d); with ``fusion="attention"`` it has
+        ``model.attention_model`` giving the two attention maps.
     """
     import keras
     from keras import layers, regularizers
@@ -808,6 +861,7 @@ def family(name: str) -> str:
     Parameters
     ----------
     name : str
+        A key of :func:`fusion_methods`.
 
     Returns
     -------

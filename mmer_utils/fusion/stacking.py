@@ -82,6 +82,18 @@ def average_probas(probas: Sequence, weights=None, *, rule: str = "mean") -> np.
     geometric mean, renormalised (a class must be plausible for *every* model; what
     naive Bayes would do with independent models).
 
+    Parameters
+    ----------
+    probas : sequence of arrays (n, k)
+        Each model's probabilities, columns in the same class order.
+    weights : sequence of float or None
+        One per model (normalised to sum to 1); None: equal.
+    rule : {"mean", "product"}
+
+    Returns
+    -------
+    array (n, k)
+
     >>> a = np.array([[0.8, 0.2]]); b = np.array([[0.4, 0.6]])
     >>> average_probas([a, b]).round(2).tolist()
     [[0.6, 0.4]]
@@ -105,6 +117,16 @@ def vote(probas: Sequence, weights=None) -> np.ndarray:
 
     Each model votes for its top class with its weight; ties go to the class with
     the larger summed probability.
+
+    Parameters
+    ----------
+    probas : sequence of arrays (n, k)
+    weights : sequence of float or None
+        Each model's vote weight; None: one vote each.
+
+    Returns
+    -------
+    array (n,) of column indices
 
     >>> a = np.array([[0.9, 0.1, 0.0]]); b = np.array([[0.0, 0.6, 0.4]]); c = np.array([[0.1, 0.5, 0.4]])
     >>> vote([a, b, c]).tolist()
@@ -140,7 +162,23 @@ def fit_fusion_weights(probas: Sequence, y, *, classes=None, step: float = 0.05,
     A grid over the simplex (step 0.05) for 2-4 models: deterministic and cheap; with more
     models, Nelder-Mead over softmax-parametrised weights.
     Fit them on **validation** predictions (models that did not train on them), never
-    on test predictions. ``classes``: the label of each column (default 0..k-1).
+    on test predictions.
+
+    Parameters
+    ----------
+    probas : sequence of arrays (n, k)
+    y : array (n,)
+        True labels.
+    classes : sequence or None
+        The label of each column (default 0..k-1).
+    step : float
+        Grid step on the simplex.
+    rule : {"mean", "product"}
+        As in :func:`average_probas`.
+
+    Returns
+    -------
+    array (n_models,)
 
     >>> rng = np.random.default_rng(0); y = rng.integers(0, 2, 300)
     >>> good = np.eye(2)[y] * 0.6 + 0.2; bad = np.full((300, 2), 0.5)
@@ -190,6 +228,15 @@ def stack_features(probas: Sequence, *, log: bool = True) -> np.ndarray:
 
     ``log=True`` takes log-probabilities: a linear meta-learner on them is a weighted
     product of experts, and differences near 0 or 1 (0.99 vs 0.999) are not squashed.
+
+    Parameters
+    ----------
+    probas : sequence of arrays (n, k)
+    log : bool
+
+    Returns
+    -------
+    array (n, k * n_models)
     """
     probas = _check_probas(probas)
     Z = np.hstack(probas)
@@ -197,7 +244,21 @@ def stack_features(probas: Sequence, *, log: bool = True) -> np.ndarray:
 
 
 def make_meta_learner(*, Cs: Sequence[float] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0), cv=5, seed: int = 42):
-    """Multinomial logistic regression whose C is chosen by cross-validation (``LogisticRegressionCV``)."""
+    """Multinomial logistic regression whose C is chosen by cross-validation (``LogisticRegressionCV``).
+
+    Parameters
+    ----------
+    Cs : sequence of float
+        The values of C tried.
+    cv : int or splitter
+        Folds of the choice (on the data the meta-learner is fitted on).
+    seed : int
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        StandardScaler -> LogisticRegressionCV.
+    """
     from sklearn.linear_model import LogisticRegressionCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -214,11 +275,29 @@ def ensemble_table(val: dict, y_val, test: dict, y_test, *, labels: Sequence, Cs
     ``val`` / ``test``: model name -> (n, k) probabilities on a validation and a test set
     (columns in ``labels`` order, y as column indices). Everything that is learnt
     (weights, the meta-learner and its C, chosen by ``cv``-fold cross-validation) is
-    learnt on ``val`` only; ``test`` is scored once. Returns a DataFrame with one row per
-    method (accuracy, macro F1, UAR on test; ``val_accuracy`` of the base models;
-    ``p_vs_reference``: the exact McNemar p-value of each ensemble against the *reference*,
-    the base model with the best val accuracy, named in ``table.attrs["reference"]``) and,
-    with ``return_probas``, the test probabilities of each method too.
+    learnt on ``val`` only; ``test`` is scored once.
+
+    Parameters
+    ----------
+    val, test : dict name -> array (n, k)
+        Each model's probabilities on the validation and the test set (columns in
+        ``labels`` order).
+    y_val, y_test : array (n,)
+        Their class indices.
+    labels : sequence
+        The class names.
+    Cs, cv, seed
+        The meta-learner's (:func:`make_meta_learner`).
+    return_probas : bool
+        Also return each method's test probabilities.
+
+    Returns
+    -------
+    DataFrame, or (DataFrame, dict name -> array)
+        One row per method: accuracy, macro F1, UAR on test; ``val_accuracy`` of the
+        base models; ``p_vs_reference``, the exact McNemar p-value of each ensemble
+        against the *reference* (the base model with the best val accuracy, named in
+        ``table.attrs["reference"]``).
     """
     names = list(val)
     if set(names) != set(test) or len(names) < 2:
