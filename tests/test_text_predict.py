@@ -213,6 +213,9 @@ def test_a_text_not_in_english_gets_a_note_with_the_share_recognised(model, tmp_
     assert predict.language_note(english, model.vocabulary) is None
     assert not any("read English" in n for n in model.analyse(english).notes)
     assert predict.known_words("去年我带领一个团队。") == (0, 1)
+    # English stop words count as read (a TF-IDF vectorizer drops them): a plain English answer is not flagged
+    plain = "I think that a team is at its best when we listen to each other"
+    assert predict.known_words(plain, {"think", "team", "best", "listen"}) == (15, 15)
     # the command line: the note, whole-number percentiles and no empty header row
     path = model.save(tmp_path / "m.skops")
     (tmp_path / "de.txt").write_text(german, encoding="utf-8")

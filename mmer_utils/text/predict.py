@@ -197,19 +197,24 @@ def _find_vocabulary(obj, depth: int = 3):
 def known_words(text: str, vocabulary=None) -> tuple[int, int]:
     """``(known, total)``: how many of the words of ``text`` (letters of any script) the models read.
 
-    A word is known when it is in ``vocabulary`` (a model's TF-IDF vocabulary), or, without
-    one, in scikit-learn's English stop words or made of the Latin letters A-Z only.
+    A word is known when it is in ``vocabulary`` (a model's TF-IDF vocabulary) or is one of
+    scikit-learn's English stop words (a vectorizer drops them, and "I" or "a" are too short for
+    it); without a vocabulary, when it is made of the Latin letters A-Z only.
 
     >>> known_words("Ich habe ein Team geleitet", {"team", "ein"})
     (2, 5)
+    >>> known_words("I led a team", {"team", "led"})
+    (4, 4)
     >>> known_words("去年我带领一个团队。")
     (0, 1)
     """
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
     words = [w.lower() for w in _ANY_WORD.findall(text)]
     if vocabulary is None:
         known = sum(1 for w in words if re.fullmatch(r"[a-z']+", w))
     else:
-        known = sum(1 for w in words if w in vocabulary or w.split("'")[0] in vocabulary)
+        known = sum(1 for w in words if w in vocabulary or w.split("'")[0] in vocabulary or w in ENGLISH_STOP_WORDS)
     return known, len(words)
 
 
