@@ -351,3 +351,16 @@ def test_colab_upload_of_an_archive_or_a_kaggle_token(isolated_root, tmp_path, m
     token = tmp_path / "k" / "kaggle.json"
     assert fetched == ["fer2013"] and oct(token.stat().st_mode & 0o777) == "0o600"
     assert colab.upload_fer2013() == isolated_root / "fer2013"  # already there: nothing asked
+
+
+def test_available_says_in_one_line_what_is_missing_and_fetches_in_colab(fake_meld, isolated_root, monkeypatch, capsys):
+    from mmer_utils import config
+
+    assert datasets.available("essays") is False
+    out = capsys.readouterr().out.strip()
+    assert out.count("\n") == 0 and out.startswith("skipping the sections that need essays") and "WCPR 2013" in out
+    assert datasets.available("meld", quiet=True) is False and capsys.readouterr().out == ""
+    monkeypatch.setattr(config, "in_colab", lambda: True)  # in Colab a public data set is fetched first
+    assert datasets.available("meld") is True
+    assert len(datasets.load_meld()) == 10
+    assert datasets.available("essays", quiet=True) is False  # ... but the essays never are
