@@ -6,13 +6,21 @@
   a training step meets a smaller last batch. Evaluation batches keep every
   example: the last batch is padded and the padding gets a sample weight of 0.
 * :func:`standard_callbacks`: early stopping, learning-rate reduction on plateau
-  and a checkpoint of the best epoch, all watching the validation loss.
+  and a checkpoint of the best epoch, all watching the validation loss (or a
+  validation score, :func:`validation_scores_callback`); :func:`resumable_callbacks`,
+  the same with counters that survive an interruption.
 * :func:`class_weights`: weights that make every class count the same in the loss.
 * :func:`plot_history`: training curves.
-* :class:`KerasEstimator`: a Keras model behind the scikit-learn interface
-  (``fit`` / ``predict`` / ``predict_proba`` / ``classes_``, ``sklearn.base.clone``
-  works), saved and loaded in Keras' native ``.keras`` format; with a
-  ``checkpoint_dir``, training **resumes** after an interruption (:func:`read_state`).
+* :class:`KerasEstimator`: the course's **one** Keras training loop, behind the
+  scikit-learn interface (``fit`` / ``predict`` / ``predict_proba`` / ``classes_``,
+  ``sklearn.base.clone`` works), saved and loaded in Keras' native ``.keras`` format;
+  with a ``checkpoint_dir``, training **resumes** after an interruption
+  (:func:`read_state`). Its hooks (``loss``, ``optimizer``, ``val_metric``,
+  ``batch_fn``, named inputs, multi-label targets) let every chapter's network train
+  through it: the audio and face CNNs, the text chapter's networks
+  (:class:`~mmer_utils.text.bigfive.KerasTraitClassifier`,
+  :class:`~mmer_utils.text.encoder.FineTunedTextClassifier`) and the fusion network
+  (:class:`~mmer_utils.fusion.audiovisual.FusionNet`), all with one ``history_`` format.
 
 >>> import numpy as np
 >>> ds = make_dataset(np.zeros((10, 3)), np.zeros(10), batch_size=4, shuffle=True)
