@@ -30,7 +30,11 @@ def test_the_browser_benchmark_quick_mode_records_every_setting():
     assert all(r.model.startswith(browser_face.OWNED_PREFIX + ": ") for r in records)
     by = {(r.model.split(": ", 1)[1], r.metric): r for r in records}
     pipelines = [m for m, metric in by if metric == "face_found_rate"]
-    assert len([m for m in pipelines if m.startswith("browser, ")]) == 3
+    assert len([m for m in pipelines if m.startswith("browser, ")]) == 4
+    assert any("in a Web Worker" in m for m in pipelines)
+    for name in pipelines:
+        if name.startswith("browser, "):   # how often the page's own thread ran meanwhile (a count, not a timing)
+            assert by[(name, "page_timer_ticks_per_second")].value >= 0, name
     assert len([m for m in pipelines if m.startswith("Python pipeline")]) == 2
     for name in pipelines:
         fps = by[(name, "frames_per_second")]

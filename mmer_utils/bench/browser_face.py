@@ -14,9 +14,12 @@ Records (chapter ``browser``, ``results/browser.json``): the parity of the brows
 (:func:`classifier_parity`: the face model on 200 FER2013 PrivateTest faces; :func:`detection_parity`:
 detection + classification on a 30-frame test video, at 640 and 320 px), then frames/s of
 detection + classification
-in the browser (one wasm thread, two threads, and one thread detecting on a 320-px copy) and in
+in the browser (one wasm thread, two threads, one thread detecting on a 320-px copy, and that
+in a Web Worker as the live overlay runs it) and in
 Python (one process; frames at most 640 px, and at most 320 px), and the share of frames with a
-face for each. Quick mode: 5 s of browser frames, 30 Python frames, nothing saved; ``--full``:
+face for each; for the browser also how often a 10-ms timer of the page ran meanwhile
+(``page_timer_ticks_per_second``, 100 when the page's thread is free: what the recorder's
+buttons and timers get while the models work). Quick mode: 5 s of browser frames, 30 Python frames, nothing saved; ``--full``:
 30 s and 150 frames.
 
 The helpers :func:`start_app` and :func:`chromium` are also used by the browser tests.
@@ -115,10 +118,11 @@ def chromium(profile, *, y4m=None, wav=None, size=(1280, 1000)):
     return driver
 
 
-def open_check_page(driver, base: str, timeout: float = 60, *, threads: int = 0) -> None:
+def open_check_page(driver, base: str, timeout: float = 60, *, threads: int = 0, worker: bool = False) -> None:
     """Open ``/browser/check`` and wait until the models are loaded (``window.mmerCheck``);
-    ``threads``: onnxruntime-web's threads (0: its default, up to 4 on a cross-origin-isolated page)."""
-    driver.get(base + "/browser/check" + (f"?threads={int(threads)}" if threads else ""))
+    ``threads``: onnxruntime-web's threads (0: the page's default); ``worker``: run them in a Web
+    Worker (onnxruntime-web's proxy, as the answer page's live overlay does)."""
+    driver.get(base + f"/browser/check?threads={int(threads)}&proxy={int(bool(worker))}")
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         state = driver.execute_script("var s = document.getElementById('check-status');"
@@ -300,32 +304,37 @@ navigator.mediaDevices.getUserMedia({video: {width: {exact: 640}, height: {exact
   while (video.readyState < 2 || !video.videoWidth) { await new Promise(function (r) { setTimeout(r, 20); }); }
   for (var w = 0; w < 3; w++) { await model.analyse(model.grab(video, video.videoWidth, video.videoHeight)); }
   var n = 0, withFace = 0, det = 0, t0 = performance.now(), end = t0 + 1000 * seconds;
+  // the page's own thread meanwhile: a 10-ms timer counts how often it gets to run (100 a second when free)
+  var ticks = 0, timer = setInterval(function () { ticks += 1; }, 10);
   while (performance.now() < end) {
     var frame = model.grab(video, video.videoWidth, video.videoHeight);
     var faces = await model.analyse(frame);
     n += 1; if (faces.length) { withFace += 1; }
   }
+  clearInterval(timer);
   var wall = (performance.now() - t0) / 1000;
   var t1 = performance.now(), m = 0;
   var still = model.grab(video, video.videoWidth, video.videoHeight);
   while (performance.now() - t1 < Math.max(2000, 1000 * seconds / 3)) { await model.detect(still); m += 1; }
   det = m / ((performance.now() - t1) / 1000);
   video.srcObject.getTracks().forEach(function (t) { t.stop(); });
-  done({frames: n, with_face: withFace, seconds: wall, width: still.width, height: still.height, detect_fps: det,
+  done({frames: n, with_face: withFace, seconds: wall, timer_ticks_per_second: ticks / wall, width: still.width, height: still.height, detect_fps: det,
         user_agent: navigator.userAgent, ort: ort.env.versions ? ort.env.versions.web : null});
 }).catch(function (e) { done({error: String(e && e.message || e)}); });
 """
 
 
-def measure_browser(driver, base: str, seconds: float, *, threads: int = 0, max_side: int = 640) -> dict:
+def measure_browser(driver, base: str, seconds: float, *, threads: int = 0, max_side: int = 640,
+                    worker: bool = False) -> dict:
     """Frames/s of detection + classification of the fake camera's frames in the page (one after the other)."""
-    open_check_page(driver, base, threads=threads)
+    open_check_page(driver, base, threads=threads, worker=worker)
     driver.set_script_timeout(seconds + 90)
     out = driver.execute_async_script(_BROWSER_LOOP, seconds, max_side)
     if out.get("error"):
         raise BrowserMissingError(f"the browser could not analyse the camera's frames: {out['error']}")
     out["threads"] = int(driver.execute_script("return ort.env.wasm.numThreads"))
     out["max_side"] = max_side
+    out["worker"] = worker
     return out
 
 
@@ -367,7 +376,9 @@ def run(full: bool, command: str) -> list[BenchRecord]:
                     detection = [detection_parity(driver, video, max_side=side) for side in (640, 320)]
                     browser = [measure_browser(driver, base, setting["browser_seconds"], threads=1),
                                measure_browser(driver, base, setting["browser_seconds"], threads=2),
-                               measure_browser(driver, base, setting["browser_seconds"], threads=1, max_side=320)]
+                               measure_browser(driver, base, setting["browser_seconds"], threads=1, max_side=320),
+                               measure_browser(driver, base, setting["browser_seconds"], threads=1, max_side=320,
+                                               worker=True)]
                 finally:
                     driver.quit()
         finally:
@@ -405,10 +416,12 @@ def run(full: bool, command: str) -> list[BenchRecord]:
         b_extra = {"frames": b["frames"], "seconds": round(b["seconds"], 2), "frames_with_face": b["with_face"],
                    "runtime": f"onnxruntime-web {b.get('ort') or ''} (wasm, {threads}), headless Chromium",
                    "user_agent": b.get("user_agent")}
-        side = "" if b["max_side"] == 640 else f", detection at {b['max_side']} px"
+        side = ("" if b["max_side"] == 640 else f", detection at {b['max_side']} px") + (
+            ", in a Web Worker (the live overlay)" if b["worker"] else "")
         name = f"browser, {threads}{side} (YuNet + face model, onnxruntime-web)"
         add(name, "frames_per_second", b["frames"] / b["seconds"], b_extra)
         add(name, "face_found_rate", b["with_face"] / max(1, b["frames"]), b_extra)
+        add(name, "page_timer_ticks_per_second", b["timer_ticks_per_second"], b_extra)
         add(f"browser detection only, {threads}{side} (YuNet, onnxruntime-web)", "frames_per_second",
             b["detect_fps"], {})
     for p, side in zip(python, (640, 320)):
