@@ -424,7 +424,14 @@
 
   function init() {
     var config = document.getElementById("mmer-live-config");
-    if (!config || !window.ort) { return; }
+    if (!config) { return; }
+    if (!window.ort) {   // the runtime's script did not load (blocked, or a half-vendored folder): say so, once
+      var notes = document.querySelectorAll(".live-note");
+      for (var n = 0; n < notes.length; n++) {
+        notes[n].textContent = "The live face analysis is off: the in-browser runtime (onnxruntime-web) did not load.";
+      }
+      return;
+    }
     var boxes = document.querySelectorAll("fieldset.recorder[data-kind=video]");
     for (var i = 0; i < boxes.length; i++) {
       if (boxes[i].querySelector(".live-overlay")) { setupLive(boxes[i], config); }
