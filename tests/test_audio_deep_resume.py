@@ -38,7 +38,7 @@ def test_finished_folds_rebuild_from_weights_without_training(tmp_path, monkeypa
                                           model_dir=tmp_path / "committed", progress=False)
     kept = sorted(p.name for p in (tmp_path / "committed").iterdir())
     # only weights and scores: no per-clip predictions, no epoch checkpoints left behind
-    assert kept == ["fold0.json", "fold0.weights.h5", "fold1.json", "fold1.weights.h5"]
+    assert kept == ["fold0.json", "fold0.weights.npz", "fold1.json", "fold1.weights.npz"]
     info = json.loads((tmp_path / "committed" / "fold0.json").read_text())
     assert set(info) == {"row", "histories", "weights"} and len(info["histories"][0]["loss"]) >= 1
 
@@ -57,7 +57,7 @@ def test_finished_folds_rebuild_from_weights_without_training(tmp_path, monkeypa
 def test_random_split_rebuilds_from_weights(tmp_path, monkeypatch):
     X, y, _ = _data()
     first = models.train_eval_random_split(_estimator(), X, y, model_dir=tmp_path / "m", progress=False)
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["random.json", "random.weights.h5"]
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["random.json", "random.weights.npz"]
     monkeypatch.setattr(models, "_fit_predict", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
     again = models.train_eval_random_split(_estimator(), X, y, model_dir=tmp_path / "m", progress=False)
     np.testing.assert_allclose(again.proba, first.proba, atol=1e-6)
@@ -66,7 +66,18 @@ def test_random_split_rebuilds_from_weights(tmp_path, monkeypatch):
 def test_tampered_fold_weights_are_refused(tmp_path):
     X, y, actors = _data()
     models.train_eval_actor_folds(_estimator(), X, y, actors, folds=[0], model_dir=tmp_path / "m", progress=False)
-    weights = tmp_path / "m" / "fold0.weights.h5"
+    weights = tmp_path / "m" / "fold0.weights.npz"
     weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(ChecksumError, match="fold0.json to train fold 0 again"):
         models.train_eval_actor_folds(_estimator(), X, y, actors, folds=[0], model_dir=tmp_path / "m", progress=False)
+
+
+def test_fold_weights_hold_no_optimizer_state(tmp_path):
+    X, y, actors = _data()
+    est = _estimator()
+    res = models.train_eval_actor_folds(est, X, y, actors, folds=[0], model_dir=tmp_path / "m", progress=False)
+    with np.load(tmp_path / "m" / "fold0.weights.npz") as saved:
+        n_arrays, n_values = len(saved.files), sum(saved[k].size for k in saved.files)
+    model = est.build_fn((32, 16, 1), 4)  # cnn2d on (frames, mels, 1)
+    assert n_arrays == len(model.get_weights()) and n_values == model.count_params()
+    assert res.proba.shape == (16, 8)

@@ -314,11 +314,14 @@ def _save_fold(cache_dir: Path | None, fold, part: dict, info: dict) -> None:
 
 
 def _save_weights(est, path: Path) -> dict:
-    """Keep a trained estimator's weights (no optimizer: a few hundred kB) and its classes."""
+    """Keep a trained estimator's weights and its classes; not the optimizer's state (Keras'
+    ``save_weights`` keeps it too: three times the size), as a plain ``.npz`` of arrays."""
+    from ..atomic import atomic_save_npz
     from ..datasets.download import sha256sum
 
+    arrays = {f"w{i:03d}": w for i, w in enumerate(est.model_.get_weights())}
     path.parent.mkdir(parents=True, exist_ok=True)
-    est.model_.save_weights(path)
+    atomic_save_npz(path, **arrays)
     return {"file": path.name, "sha256": sha256sum(path), "classes": [str(c) for c in est.classes_.tolist()]}
 
 
@@ -345,7 +348,8 @@ def _fold_from_weights(model_dir: Path, fold, make_estimator, X, y, masks, group
         in_test = masks["test"] & (groups == g)
         X_test = est._transform(X[in_test]) if hasattr(est, "_transform") else X[in_test]
         est.model_ = est.build_fn(tuple(X_test.shape[1:]), len(est.classes_))
-        est.model_.load_weights(path)
+        with np.load(path, allow_pickle=False) as saved_weights:
+            est.model_.set_weights([saved_weights[k] for k in sorted(saved_weights.files)])
         est.transform = None  # X_test is transformed already
         proba[(groups == g)[test_index]] = _proba_in_order(est, X_test, labels)
     part = {"index": test_index, "y_true": _savable(y[test_index]), "proba": proba}
@@ -399,7 +403,7 @@ def train_eval_actor_folds(make_estimator, X, y, actors, *, folds: Sequence[int]
     model_dir : folder or None
         Resumable runs that survive a fresh machine (e.g. ``models/checkpoints/...``, which is
         committed): each model trains with its epoch checkpoint there, and a finished fold
-        keeps only its weights (``fold<k>[_<group>].weights.h5``) and its scores and curves
+        keeps only its weights (``fold<k>[_<group>].weights.npz``) and its scores and curves
         (``fold<k>.json``), no per-clip output. A rerun rebuilds the fold's test predictions
         from those weights instead of training again.
 
@@ -456,7 +460,7 @@ def train_eval_actor_folds(make_estimator, X, y, actors, *, folds: Sequence[int]
             if save_models and cache_dir is not None and hasattr(est, "save"):
                 est.save(cache_dir / f"fold{fold}{suffix}.keras")
             if model_dir is not None:
-                weights[str(g)] = _save_weights(est, model_dir / f"fold{fold}{suffix}.weights.h5")
+                weights[str(g)] = _save_weights(est, model_dir / f"fold{fold}{suffix}.weights.npz")
         y_test = y[test_index]
         y_pred = np.asarray(labels, dtype=object)[proba.argmax(axis=1)]
         row = {"fold": fold, "test_actors": ", ".join(map(str, sorted(np.unique(actors[test_index]).tolist()))),
@@ -521,7 +525,7 @@ def train_eval_random_split(make_estimator, X, y, *, test_size: float = 0.2, val
     if model_dir is not None:
         from ..atomic import atomic_write_json
 
-        weights = {"0": _save_weights(est, model_dir / "random.weights.h5")}
+        weights = {"0": _save_weights(est, model_dir / "random.weights.npz")}
         atomic_write_json(model_dir / "random.json", {"row": row, "histories": history, "weights": weights},
                           default=str)
         shutil.rmtree(ckpt, ignore_errors=True)
