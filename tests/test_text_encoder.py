@@ -213,6 +213,21 @@ def test_wordpiece_gives_the_reference_implementations_tokenisations():
     assert readme.tokenize("unaffable") == ["un", "##aff", "##able"]
 
 
+def test_wordpiece_with_minilms_vocabulary_gives_bert_uncased_tokenisations():
+    """MiniLM keeps bert-base-uncased's vocabulary: the BERT README's example, and greedy longest match
+    (skipped when the encoder's files have not been fetched; they are checked against their SHA-256)."""
+    from mmer_utils.datasets.download import sha256sum
+
+    vocab = E.encoder_dir() / "vocab.txt"
+    if not vocab.is_file() or sha256sum(vocab) != E.FILES["vocab.txt"]:
+        pytest.skip("MiniLM's vocab.txt is not in the cache (python -m mmer_utils.bench text-encoder fetches it)")
+    tok = E.WordPieceTokenizer(vocab)
+    assert tok.tokenize("John Johanson's house") == ["john", "johan", "##son", "'", "s", "house"]
+    assert tok.tokenize("unaffable") == ["una", "##ffa", "##ble"]  # longest prefix first, not un ##aff ##able
+    assert tok.tokenize("UNwant\u00E9d,running") == ["unwanted", ",", "running"]
+    assert tok.ids("[CLS]") != [tok.cls_id]  # special tokens in the text are text, not control tokens
+
+
 def test_encode_batch_cuts_the_context_from_its_start():
     tok = E.WordPieceTokenizer({t: i for i, t in enumerate(VOCAB)})
     v = tok.vocab
