@@ -217,6 +217,16 @@ def style_features(text: str) -> dict[str, float]:
     punctuation and capitals per character, and the rate per word of each class of
     :data:`WORD_CLASSES`, plus words ending in "n't" among the negations.
 
+    Parameters
+    ----------
+    text : str
+        One raw text.
+
+    Returns
+    -------
+    dict name -> float
+        Always the same names, in the same order.
+
     >>> f = style_features("I think I can't go. Maybe we will!")
     >>> round(f["i"], 3), f["exclamation"] > 0
     (0.25, True)
@@ -648,6 +658,14 @@ def describe(obj):
 
     Estimators become their class and parameters, functions (and ``functools.partial``
     of them) their importable name and arguments; no memory address slips in.
+
+    Parameters
+    ----------
+    obj : estimator, function, partial, dict, list, array or plain value
+
+    Returns
+    -------
+    JSON-able value (arrays become their SHA-1)
     """
     from functools import partial
 
@@ -750,7 +768,21 @@ def summary_table(results: Mapping[str, pd.DataFrame], *, traits: Sequence[str] 
                   baseline: str | None = "majority") -> pd.DataFrame:
     """One row per model: mean accuracy over folds per trait, their ``mean``, the fold-to-fold
     ``std`` of that mean, total ``fit_seconds`` and, when ``baseline`` is a row, ``vs_baseline``
-    (mean minus the baseline's mean)."""
+    (mean minus the baseline's mean).
+
+    Parameters
+    ----------
+    results : mapping name -> DataFrame
+        :func:`cross_validate_bigfive`'s tables.
+    traits : sequence of str
+        The trait columns.
+    baseline : str or None
+        The row the others are compared with.
+
+    Returns
+    -------
+    DataFrame indexed by model
+    """
     rows = {}
     for name, cv in results.items():
         row = {t: cv[t].mean() for t in traits}
@@ -767,7 +799,21 @@ def summary_table(results: Mapping[str, pd.DataFrame], *, traits: Sequence[str] 
 def plot_summary(table: pd.DataFrame, *, traits: Sequence[str] = TRAITS, baseline: str | None = "majority",
                  ax=None, title: str | None = "Big Five, cross-validated accuracy"):
     """Grouped bars: one group per trait and one for the mean, one bar per model; the
-    baseline model is drawn as a dashed line over each group instead of a bar. Returns the axes."""
+    baseline model is drawn as a dashed line over each group instead of a bar.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`summary_table`'s.
+    traits, baseline
+        As in :func:`summary_table`.
+    ax : matplotlib axes or None
+    title : str or None
+
+    Returns
+    -------
+    matplotlib axes
+    """
     import matplotlib.pyplot as plt
 
     groups = list(traits) + ["mean"]
