@@ -19,27 +19,16 @@ interrupted benchmark resumes where it stopped. Environment variables:
 from __future__ import annotations
 
 import os
-import re
 
 from .. import config
 from ..results import BenchRecord
+# the protocol lives in the text package; the benchmark only runs and records it
+from ..text.bigfive import fold_cache  # noqa: F401
 
 CHAPTER = "text"
 PROTOCOL = "10-fold CV, fixed folds (seed 42), 2,465 of 2,467 essays"
 #: The quick smoke run: 3 folds on 300 essays, small grids and networks (nothing cached or saved).
 QUICK = {"n_essays": 300, "n_splits": 3}
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-
-
-def fold_cache(name: str, model, n_essays: int, n_splits: int):
-    """The folder that keeps ``model``'s finished folds (the notebook in full mode shares it)."""
-    from ..text import bigfive
-
-    settings = bigfive.settings_hash(model=model, n=n_essays, folds=n_splits)
-    return config.cache_dir("text_bigfive", f"{_slug(name)}-{settings}")
 
 
 def evaluate(names=None, *, full: bool = True, progress: bool = True, deep: bool = True, encoder: bool = False):

@@ -696,6 +696,27 @@ def settings_hash(**settings) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
+def fold_cache(name: str, model, n_essays: int, n_splits: int) -> Path:
+    """The folder that keeps a model's finished folds: the notebook in full mode and the benchmark share it.
+
+    Parameters
+    ----------
+    name : str
+        The model's name (its slug starts the folder's name).
+    model : estimator or factory
+        Its settings (:func:`settings_hash`) end the folder's name.
+    n_essays, n_splits : int
+        The data and the folds, part of the hash.
+
+    Returns
+    -------
+    Path
+        ``cache_dir("text_bigfive", "<slug>-<hash>")``.
+    """
+    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    return config.cache_dir("text_bigfive", f"{slug}-{settings_hash(model=model, n=n_essays, folds=n_splits)}")
+
+
 def cross_validate_bigfive(make_model, X, Y, folds: Sequence, *, traits: Sequence[str] = TRAITS,
                            cache_dir: str | Path | None = None, progress: bool = False,
                            name: str | None = None) -> pd.DataFrame:
