@@ -26,6 +26,9 @@ a ``found`` indicator), so every model is scored on the same PrivateTest faces.
 
 Quick mode (no ``--full``): 300 training, 200 PublicTest and 200 PrivateTest faces, one blink
 video; full: 6,000 training faces and all 3,589 + 3,589 test faces, five blink videos.
+
+The comparison itself is :func:`mmer_utils.video.landmark_experiment.landmark_emotion_experiment`
+(the notebook calls it too); this module runs and records it.
 """
 
 from __future__ import annotations
