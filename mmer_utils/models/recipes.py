@@ -233,11 +233,11 @@ def cross_validate_shipped_bigfive(essays):
     """The shipped Big Five configuration on the chapter's fixed 10 folds: per-fold accuracy table."""
     from ..splits import kfold_indices
     from ..text import bigfive
-    from ..text.predict import TRAIT_NAMES, _trait_model
+    from ..text.predict import TRAIT_NAMES, trait_model
 
     texts, Y = essays["text"].tolist(), essays[list(TRAIT_NAMES)].to_numpy()
     folds = kfold_indices(len(essays), n_splits=10, seed=config.DEFAULT_SEED)
-    return bigfive.cross_validate_bigfive(lambda: _trait_model(1.0), texts, Y, folds, name=BIGFIVE_MODEL)
+    return bigfive.cross_validate_bigfive(lambda: trait_model(1.0), texts, Y, folds, name=BIGFIVE_MODEL)
 
 
 # --------------------------------------------------------------------------- builds

@@ -388,7 +388,7 @@ def _train_bigfive(quick: bool, seed: int, log) -> tuple[object, str, list[str]]
 def _train_voice(quick: bool, seed: int, holdout_actors: Sequence[int], log) -> tuple[object, str, dict]:
     """Clip features + RBF SVM (the audio chapter's classic model), as a classic
     :class:`~mmer_utils.audio.predict.AudioEmotionModel`."""
-    from ..audio.baselines import make_svm
+    from ..estimators import make_svm
     from ..audio.features import extract_features
     from ..audio.predict import AudioEmotionModel
     from ..datasets import load_ravdess

@@ -292,7 +292,7 @@ def percentile_from_quantiles(values, quantiles, levels=None) -> np.ndarray:
     return np.where(np.isnan(x), np.nan, out)
 
 
-def _trait_model(C: float = 1.0):
+def trait_model(C: float = 1.0):
     """TF-IDF of the raw words + one logistic regression per trait (binary, never a softmax over traits)."""
     from sklearn.linear_model import LogisticRegression
 
@@ -524,8 +524,8 @@ class TextAnswerModel:
         texts, Y = essays["text"].tolist(), essays[list(TRAIT_NAMES)].to_numpy()
         oof = np.zeros(Y.shape, dtype=float)
         for train, test in KFold(cv, shuffle=True, random_state=seed).split(texts):
-            oof[test] = _trait_model(C).fit(take(texts, train), Y[train]).predict_proba(take(texts, test))
-        traits_model = _trait_model(C).fit(texts, Y)
+            oof[test] = trait_model(C).fit(take(texts, train), Y[train]).predict_proba(take(texts, test))
+        traits_model = trait_model(C).fit(texts, Y)
         emotion_model = TextEmotionModel.train(meld, quick=quick, seed=seed) if emotion else None
         info = {"quick": quick, "n_essays": len(texts), "C": C, "cv": cv,
                 "traits": "TF-IDF + logistic regression per trait (essays)",
