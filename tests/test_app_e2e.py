@@ -33,6 +33,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, REQUIRE_DATA, real_dataset
+from mmer_utils.video.y4m import write_y4m
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -66,33 +67,6 @@ def _need_browser():
 
 
 # --------------------------------------------------------------------------- the fake camera and microphone
-
-
-def bgr_to_i420(image: np.ndarray) -> list[np.ndarray]:
-    """The Y, U, V planes (4:2:0, BT.601 studio range) of a BGR image with even sides."""
-    f = image.astype(np.float32)
-    b, g, r = f[..., 0], f[..., 1], f[..., 2]
-    y = 16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255
-    u = 128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255
-    v = 128 + (112.0 * r - 93.786 * g - 18.214 * b) / 255
-
-    def half(c):
-        return c.reshape(c.shape[0] // 2, 2, c.shape[1] // 2, 2).mean(axis=(1, 3))
-
-    return [np.clip(np.rint(p), 0, 255).astype(np.uint8) for p in (y, half(u), half(v))]
-
-
-def write_y4m(path, frames, fps: int = FPS) -> Path:
-    """A plain YUV4MPEG2 file (4:2:0, progressive), what Chromium's fake camera plays in a loop."""
-    frames = list(frames)
-    h, w = frames[0].shape[:2]
-    with open(path, "wb") as fh:
-        fh.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode("ascii"))
-        for frame in frames:
-            fh.write(b"FRAME\n")
-            for plane in bgr_to_i420(frame):
-                fh.write(plane.tobytes())
-    return Path(path)
 
 
 @pytest.fixture(scope="module")
