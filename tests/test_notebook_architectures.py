@@ -2,6 +2,7 @@
 build the same network: the same layers (class and name, nested models and ``TimeDistributed`` included), the same
 output shape per layer, the same parameters per layer and in total, and the same layer settings."""
 import json
+import types
 from pathlib import Path
 
 import numpy as np
@@ -44,9 +45,9 @@ def describe(model, prefix="") -> list[tuple]:
     rows = []
     for layer in model.layers:
         path = prefix + layer.name
-        shape = layer.output.shape if hasattr(layer, "output") else None
-        rows.append((path, type(layer).__name__, tuple(shape) if shape is not None else None,
-                     layer.count_params(), _settings(layer)))
+        out = layer.output  # a list for a layer with several outputs (attention with its scores)
+        shape = [tuple(t.shape) for t in out] if isinstance(out, (list, tuple)) else tuple(out.shape)
+        rows.append((path, type(layer).__name__, shape, layer.count_params(), _settings(layer)))
         inner = getattr(layer, "layer", None)  # TimeDistributed, Bidirectional
         if isinstance(layer, keras.Model):
             rows += describe(layer, path + "/")
@@ -84,3 +85,19 @@ def test_mini_xception_matches_the_package(kwargs):
     ns = notebook_namespace("03_video/03_deep_models.ipynb", "mmer_utils.video.models.build_mini_xception",
                             models=models)
     assert_same_architecture(ns["mini_xception_model"](**kwargs), models.build_mini_xception(**kwargs))
+
+
+BLOCKS = {"audio": (0, 420), "face": (420, 455)}  # av.load_audiovisual's: 420 voice features, 35 action units
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"n_tokens": 2, "token_dim": 8, "heads": 4, "units": 16}],
+                         ids=["default", "small"])
+def test_attention_fusion_net_matches_the_package(kwargs):
+    from mmer_utils import labels
+    from mmer_utils.fusion import audiovisual as av
+
+    ns = notebook_namespace("04_ensemble/02_audio_visual_fusion.ipynb",
+                            "mmer_utils.fusion.audiovisual.build_fusion_net",
+                            av=av, data=types.SimpleNamespace(blocks=BLOCKS), EMOTIONS=list(labels.RAVDESS))
+    assert_same_architecture(ns["attention_fusion_model"](BLOCKS, 8, **kwargs),
+                             av.build_fusion_net(BLOCKS, 8, fusion="attention", **kwargs))
