@@ -23,11 +23,12 @@ def notebook_cell(rel: str, builder: str) -> str:
     return found[0]
 
 
-def notebook_namespace(rel: str, builder: str, **imported) -> dict:
-    """The namespace after ``exec`` of that cell, with ``keras``, ``np`` and ``imported`` imported as in the
-    notebook's earlier cells."""
+def notebook_namespace(rel: str, *builders: str, **imported) -> dict:
+    """The namespace after ``exec`` of those cells in turn, with ``keras``, ``np`` and ``imported`` imported or
+    defined as in the notebook's earlier cells."""
     ns = {"keras": keras, "np": np, "__name__": "notebook_cell", **imported}
-    exec(compile(notebook_cell(rel, builder), f"{rel} ({builder})", "exec"), ns)
+    for builder in builders:
+        exec(compile(notebook_cell(rel, builder), f"{rel} ({builder})", "exec"), ns)
     return ns
 
 
@@ -90,14 +91,31 @@ def test_mini_xception_matches_the_package(kwargs):
 BLOCKS = {"audio": (0, 420), "face": (420, 455)}  # av.load_audiovisual's: 420 voice features, 35 action units
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"n_tokens": 2, "token_dim": 8, "heads": 4, "units": 16}],
-                         ids=["default", "small"])
-def test_attention_fusion_net_matches_the_package(kwargs):
+def fusion_namespace() -> dict:
+    """The two model cells of the fusion notebook, executed in order (the second uses the first's SliceColumns)."""
     from mmer_utils import labels
     from mmer_utils.fusion import audiovisual as av
 
-    ns = notebook_namespace("04_ensemble/02_audio_visual_fusion.ipynb",
-                            "mmer_utils.fusion.audiovisual.build_fusion_net",
-                            av=av, data=types.SimpleNamespace(blocks=BLOCKS), EMOTIONS=list(labels.RAVDESS))
+    builder = "mmer_utils.fusion.audiovisual.build_fusion_net"
+    return notebook_namespace("04_ensemble/02_audio_visual_fusion.ipynb", f'{builder}(fusion="concat")',
+                              f'{builder}(fusion="attention")', av=av,
+                              data=types.SimpleNamespace(blocks=BLOCKS), EMOTIONS=list(labels.RAVDESS))
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"n_tokens": 2, "token_dim": 8, "heads": 4, "units": 16}],
+                         ids=["default", "small"])
+def test_attention_fusion_net_matches_the_package(kwargs):
+    from mmer_utils.fusion import audiovisual as av
+
+    ns = fusion_namespace()
     assert_same_architecture(ns["attention_fusion_model"](BLOCKS, 8, **kwargs),
                              av.build_fusion_net(BLOCKS, 8, fusion="attention", **kwargs))
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"units": 16, "dropout": 0.5, "l2": 0.01}], ids=["default", "small"])
+def test_joint_fusion_net_matches_the_package(kwargs):
+    from mmer_utils.fusion import audiovisual as av
+
+    ns = fusion_namespace()
+    assert_same_architecture(ns["joint_fusion_model"](BLOCKS, 8, **kwargs),
+                             av.build_fusion_net(BLOCKS, 8, fusion="concat", **kwargs))
