@@ -30,6 +30,21 @@ def _meld_csv(n: int) -> bytes:
     return df.to_csv(index=False).encode()
 
 
+@pytest.fixture(autouse=True)
+def _nltk_search_path_restored(monkeypatch):
+    """A fetch of nltk_data points NLTK at the test's temporary folder (``NLTK_DATA`` and
+    ``nltk.data.path``): undo it after each test, or later tests read the fake packages."""
+    import os
+
+    import nltk
+
+    monkeypatch.setattr(nltk.data, "path", list(nltk.data.path))
+    if "NLTK_DATA" in os.environ:
+        monkeypatch.setenv("NLTK_DATA", os.environ["NLTK_DATA"])
+    else:
+        monkeypatch.delenv("NLTK_DATA", raising=False)
+
+
 @pytest.fixture
 def fake_meld(server, monkeypatch):
     files = {f"/meld/{s}_sent_emo.csv": _meld_csv(n) for s, n in [("train", 5), ("dev", 2), ("test", 3)]}
