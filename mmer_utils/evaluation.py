@@ -270,7 +270,9 @@ def run_folds(fit_predict: Callable[[Fold], dict], folds: Sequence[Fold], *, des
         ``fit_predict(fold) -> dict``: trains a new model on ``fold.train`` (and
         ``fold.val``) and returns at least its test predictions (e.g. ``{"proba": ...}``
         or ``{"pred": ...}``), plus anything the caller wants back (``"model"``, a
-        ``"row"`` of extra columns).
+        ``"row"`` of extra columns). It may give ``fit_seconds`` itself (the training
+        time alone, or the original one of a fold it read back from a store of its own,
+        then with ``cached=True``); otherwise the call is timed.
     folds : list of Fold
         Each is checked first: its training, validation and test rows must not overlap.
     desc : str
@@ -289,7 +291,7 @@ def run_folds(fit_predict: Callable[[Fold], dict], folds: Sequence[Fold], *, des
     -------
     list of dict
         One per fold, in order: ``fit_predict``'s output plus ``fold`` (the Fold),
-        ``fit_seconds`` and ``cached`` (True when read back from ``cache_dir``).
+        ``fit_seconds`` and ``cached`` (True when read back).
     """
     from tqdm.auto import tqdm
 
@@ -313,7 +315,9 @@ def run_folds(fit_predict: Callable[[Fold], dict], folds: Sequence[Fold], *, des
         else:
             start = time.perf_counter()
             out = dict(fit_predict(f))
-            out.update(fit_seconds=time.perf_counter() - start, cached=False)
+            # a fit_predict that reads a finished fold from a store of its own gives its training time
+            out.setdefault("fit_seconds", time.perf_counter() - start)
+            out.setdefault("cached", False)
             if path is not None:
                 arrays = {k: np.asarray(v) for k, v in out.items()
                           if isinstance(v, (np.ndarray, float, int)) and k not in ("fit_seconds", "cached")}
@@ -438,7 +442,10 @@ def pooled_results(protocol: str, outputs: Sequence[dict], y, *, labels: Sequenc
         if "proba" in out:
             probas.append(np.asarray(out["proba"]))
             pred = np.asarray(labels, dtype=object)[probas[-1].argmax(axis=1)]
-            pred = pred.astype(y.dtype) if y.dtype.kind != "O" else pred
+            if y.dtype.kind == "U":  # its own width: y's could cut a longer label ("surprised" -> "surprise")
+                pred = pred.astype(str)
+            elif y.dtype.kind != "O":
+                pred = pred.astype(y.dtype)
         else:
             pred = np.asarray(out["pred"])
         sizes = {"n_train": len(f.train)} | ({"n_val": len(f.val)} if f.val is not None else {})

@@ -706,7 +706,18 @@ class KerasEstimator(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     # -- helpers
-    def _transform(self, X):
+    def transform_inputs(self, X):
+        """``X`` as the network reads it: float32 (token ids kept as integers), then ``transform``.
+
+        Parameters
+        ----------
+        X : array or dict of arrays
+            Examples, as ``fit`` and ``predict`` take them.
+
+        Returns
+        -------
+        array or dict of arrays
+        """
         X = _as_inputs(X)
         return _as_inputs(self.transform(X)) if self.transform is not None else X
 
@@ -812,12 +823,12 @@ class KerasEstimator(ClassifierMixin, BaseEstimator):
             X, y_int = _take(X, tr), y_int[tr]
         val = None
         if validation_data is not None:
-            val = (self._transform(validation_data[0]), self._encode(validation_data[1]))
+            val = (self.transform_inputs(validation_data[0]), self._encode(validation_data[1]))
 
         augment, transform = self.augment, self.transform
         fn = None
         if augment is None and transform is not None:  # deterministic: transform once, up front
-            X = self._transform(X)
+            X = self.transform_inputs(X)
         elif augment is not None:
             if isinstance(X, dict):
                 raise ValueError("augment takes one array per example, not named inputs")
@@ -902,7 +913,7 @@ class KerasEstimator(ClassifierMixin, BaseEstimator):
         array (n, n_classes)
             Columns in the order of ``classes_`` (for multi-label ``y``, P(column = 1)).
         """
-        return self._predict_model(self._transform(X))
+        return self._predict_model(self.transform_inputs(X))
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each example (multi-label: the 0/1 matrix, threshold 0.5).

@@ -106,6 +106,10 @@ def test_run_folds_refuses_overlap_times_reports_and_resumes_from_its_cache(tmp_
     np.testing.assert_array_equal(again[1]["proba"], out[1]["proba"])
     with pytest.raises(ValueError, match="other folds"):
         evaluation.run_folds(fit_predict, [evaluation.Fold(0, np.arange(0, 5), np.arange(6, 8))], cache_dir=tmp_path)
+    # a fit_predict that reads a fold from its own store keeps the original training time
+    kept = evaluation.run_folds(lambda f: {"pred": np.zeros(len(f.test)), "fit_seconds": 123.0, "cached": True},
+                                folds[:1])
+    assert kept[0]["fit_seconds"] == 123.0 and kept[0]["cached"]
     with pytest.raises(ValueError, match="overlap"):
         evaluation.run_folds(fit_predict, [evaluation.Fold(0, np.arange(0, 5), np.arange(4, 8))])
     with pytest.raises(ValueError, match="overlap"):
@@ -127,3 +131,11 @@ def test_pooled_results_pool_the_folds_in_label_order():
     assert res.proba.shape == (4, 2) and res.name == "toy model"
     assert res.per_class_recall().to_dict() == {"b": 1.0, "a": 0.5}
     assert res.summary()["fold_accuracy_mean"] == 0.75
+
+
+def test_pooled_results_keep_labels_longer_than_any_true_label():
+    y = np.array(["sad", "sad"])  # a fixed-width string array: <U3
+    fold = evaluation.Fold(0, np.array([1]), np.array([0]))
+    res = evaluation.pooled_results("toy", [{"fold": fold, "proba": np.array([[0.2, 0.8]]), "fit_seconds": 0.0}],
+                                    y, labels=["sad", "surprised"])
+    assert res.y_pred.tolist() == ["surprised"] and res.pooled["accuracy"] == 0.0

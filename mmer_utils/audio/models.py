@@ -35,17 +35,15 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import pandas as pd
 
 from .. import evaluation
+from ..evaluation import Fold, FoldResults
 from ..labels import RAVDESS
-from ..splits import actor_split, actor_folds, random_split
-from .baselines import FoldResults
+from ..splits import actor_folds, random_split
 
 
 # --------------------------------------------------------------------------- models
@@ -225,17 +223,9 @@ def make_estimator(kind: str = "cnn_lstm", *, filters: Sequence[int] = (16, 32, 
 
 # --------------------------------------------------------------------------- protocol
 
-
-@dataclass
-class DeepFoldResults(FoldResults):
-    """:class:`~mmer_utils.audio.baselines.FoldResults` plus what deep models add.
-
-    ``proba``: pooled class probabilities (rows as ``y_true``, columns in ``labels``
-    order); ``histories``: each fold's training curves (one dict per model trained).
-    """
-
-    proba: np.ndarray | None = None
-    histories: list = field(default_factory=list)
+#: The fold results of a deep model: :class:`mmer_utils.evaluation.FoldResults` (its
+#: ``proba`` and ``histories`` are filled). The old name, kept for code that imports it.
+DeepFoldResults = FoldResults
 
 
 def _fresh(make_estimator):
@@ -255,35 +245,18 @@ def _proba_in_order(est, X, labels) -> np.ndarray:
 
 
 def _fit_predict(make_estimator, X, y, train, val, test, extra_train, labels, checkpoint_dir=None):
+    """Train one fresh model on rows ``train`` (plus their augmented copies), validated on ``val``;
+    return it, its probabilities on rows ``test`` and its fitting seconds."""
     est = _fresh(make_estimator)
     if checkpoint_dir is not None and "checkpoint_dir" in est.get_params():
         est.set_params(checkpoint_dir=str(checkpoint_dir))
     X_tr = np.concatenate([X[train]] + [Xa[train] for Xa in extra_train])
     y_tr = np.concatenate([y[train]] * (1 + len(extra_train)))
-    validation = (X[val], y[val]) if val is not None and val.any() else None
+    validation = (X[val], y[val]) if val is not None and len(val) else None
     start = time.perf_counter()
     est.fit(X_tr, y_tr, validation_data=validation)
     seconds = time.perf_counter() - start
     return est, _proba_in_order(est, X[test], labels), seconds
-
-
-def _scores_row(y_true, y_pred, labels) -> dict:
-    s = evaluation.classification_scores(y_true, y_pred, labels=labels)
-    return {k: s[k] for k in ("accuracy", "macro_f1", "uar")}
-
-
-def _collect(protocol, rows, parts, labels, histories) -> DeepFoldResults:
-    index = np.concatenate([p["index"] for p in parts])
-    y_true = np.concatenate([p["y_true"] for p in parts])
-    proba = np.concatenate([p["proba"] for p in parts])
-    y_pred = np.asarray(labels, dtype=object)[proba.argmax(axis=1)]
-    if y_true.dtype.kind != "O":
-        y_pred = y_pred.astype(y_true.dtype)
-    per_fold = pd.DataFrame(rows)
-    return DeepFoldResults(protocol=protocol, per_fold=per_fold, pooled=_scores_row(y_true, y_pred, labels),
-                           y_true=y_true, y_pred=y_pred, index=index,
-                           fit_seconds=float(per_fold["fit_seconds"].sum()), labels=list(labels),
-                           proba=proba, histories=histories)
 
 
 def _savable(y) -> np.ndarray:
@@ -292,25 +265,36 @@ def _savable(y) -> np.ndarray:
     return y.astype(str) if y.dtype.kind == "O" else y
 
 
-def _load_fold(cache_dir: Path | None, fold) -> tuple[dict, dict] | None:
+def _stem(fold) -> str:
+    """File stem of a fold: ``fold0`` ... ``fold5``, or ``random`` for the random split."""
+    return str(fold) if isinstance(fold, str) else f"fold{fold}"
+
+
+def _load_fold(cache_dir: Path | None, fold: Fold) -> dict | None:
+    """A finished fold's output read back from ``cache_dir`` (``<stem>.npz`` + ``.json``), or None."""
     if cache_dir is None:
         return None
-    npz, js = cache_dir / f"fold{fold}.npz", cache_dir / f"fold{fold}.json"
+    npz, js = cache_dir / f"{_stem(fold.fold)}.npz", cache_dir / f"{_stem(fold.fold)}.json"
     if not (npz.is_file() and js.is_file()):
         return None
     with np.load(npz, allow_pickle=False) as data:
-        part = {k: data[k] for k in data.files}
-    return part, json.loads(js.read_text())
+        proba, index = data["proba"], data["index"]
+    if not np.array_equal(index, fold.test):
+        raise ValueError(f"{npz} was made with other folds; delete it")
+    info = json.loads(js.read_text())
+    return {"proba": proba, "row": info["row"], "histories": info["histories"]}
 
 
-def _save_fold(cache_dir: Path | None, fold, part: dict, info: dict) -> None:
+def _save_fold(cache_dir: Path | None, fold: Fold, y, out: dict) -> None:
     if cache_dir is None:
         return
     from ..atomic import atomic_save_npz, atomic_write_json
 
-    atomic_save_npz(cache_dir / f"fold{fold}.npz", **part)
-    atomic_write_json(cache_dir / f"fold{fold}.json", info, default=str)  # written last: marks the fold done
-
+    stem = _stem(fold.fold)
+    atomic_save_npz(cache_dir / f"{stem}.npz", index=np.asarray(fold.test), y_true=_savable(y[fold.test]),
+                    proba=out["proba"])
+    # written last: marks the fold done
+    atomic_write_json(cache_dir / f"{stem}.json", {"row": out["row"], "histories": out["histories"]}, default=str)
 
 
 def _save_weights(est, path: Path) -> dict:
@@ -325,35 +309,37 @@ def _save_weights(est, path: Path) -> dict:
     return {"file": path.name, "sha256": sha256sum(path), "classes": [str(c) for c in est.classes_.tolist()]}
 
 
-def _fold_from_weights(model_dir: Path, fold, make_estimator, X, y, masks, groups, by, labels):
-    """A finished fold's ``(part, info)`` rebuilt from its saved weights, or None when it is not finished."""
+def _fold_from_weights(model_dir: Path | None, fold: Fold, make_estimator, X, groups, labels) -> dict | None:
+    """A finished fold's output rebuilt from its saved weights (``<stem>.json`` and its
+    ``.weights.npz``), or None when the fold is not finished."""
     from ..datasets.download import sha256sum
     from ..errors import ChecksumError
 
-    stem = str(fold) if isinstance(fold, str) else f"fold{fold}"  # fold0.json ... or random.json
-    js = Path(model_dir) / f"{stem}.json"
+    if model_dir is None:
+        return None
+    js = model_dir / f"{_stem(fold.fold)}.json"
     if not js.is_file():
         return None
     info = json.loads(js.read_text())
-    test_index = np.flatnonzero(masks["test"])
-    proba = np.zeros((len(test_index), len(labels)), dtype=np.float32)
-    for g in np.unique(groups[masks["test"]]):
+    test = np.asarray(fold.test)
+    proba = np.zeros((len(test), len(labels)), dtype=np.float32)
+    for g in np.unique(groups[test]):
         saved = info["weights"][str(g)]
-        path = Path(model_dir) / saved["file"]
+        path = model_dir / saved["file"]
         if not path.is_file() or sha256sum(path) != saved["sha256"]:
             raise ChecksumError(f"{path} is missing or does not match its SHA-256 in {js.name}: "
-                                     f"delete {js.name} to train fold {fold} again")
+                                f"delete {js.name} to train fold {fold.fold} again")
         est = _fresh(make_estimator)
         est.classes_ = np.asarray(saved["classes"], dtype=object)
-        in_test = masks["test"] & (groups == g)
-        X_test = est._transform(X[in_test]) if hasattr(est, "_transform") else X[in_test]
+        in_g = groups[test] == g
+        X_test = X[test[in_g]]
+        X_test = est.transform_inputs(X_test) if hasattr(est, "transform_inputs") else X_test
         est.model_ = est.build_fn(tuple(X_test.shape[1:]), len(est.classes_))
         with np.load(path, allow_pickle=False) as saved_weights:
             est.model_.set_weights([saved_weights[k] for k in sorted(saved_weights.files)])
         est.transform = None  # X_test is transformed already
-        proba[(groups == g)[test_index]] = _proba_in_order(est, X_test, labels)
-    part = {"index": test_index, "y_true": _savable(y[test_index]), "proba": proba}
-    return part, {"row": info["row"], "histories": info["histories"]}
+        proba[in_g] = _proba_in_order(est, X_test, labels)
+    return {"proba": proba, "row": info["row"], "histories": info["histories"]}
 
 
 def results_cache(name: str, **settings) -> Path:
@@ -363,6 +349,17 @@ def results_cache(name: str, **settings) -> Path:
     augmentation, epochs, ...): the same settings give the same folder, so a
     notebook in full mode reuses the folds the benchmark already trained, and the
     reverse.
+
+    Parameters
+    ----------
+    name : str
+        The configuration's folder name (e.g. ``"cnn-lstm_log-mel_windows"``).
+    **settings
+        Every setting that changes the results; their hash names the sub-folder.
+
+    Returns
+    -------
+    Path
     """
     from .. import config
     from .features import params_key
@@ -370,163 +367,185 @@ def results_cache(name: str, **settings) -> Path:
     return config.cache_dir("audio_deep", name, params_key(settings))
 
 
+def _run(protocol: str, folds: list[Fold], make_estimator, X, y, *, groups, by, extra_train, labels,
+         cache_dir, model_dir, save_models, progress) -> FoldResults:
+    """Train (or read back) every fold through :func:`mmer_utils.evaluation.run_folds` and pool them.
+
+    A finished fold is read from ``cache_dir`` (per-clip predictions), else rebuilt from
+    its weights in ``model_dir``; otherwise one model per group is trained, with its epoch
+    checkpoint in ``model_dir`` (or ``cache_dir``), and the fold is saved to both.
+    """
+    checkpoints = model_dir if model_dir is not None else cache_dir
+
+    def fit_predict(f: Fold) -> dict:
+        done = _load_fold(cache_dir, f)
+        if done is None:
+            done = _fold_from_weights(model_dir, f, make_estimator, X, groups, labels)
+            if done is not None:
+                _save_fold(cache_dir, f, y, done)
+        if done is not None:  # the original training time, not that of reading it back
+            return {**done, "fit_seconds": float(done["row"]["fit_seconds"]), "cached": True}
+        test = np.asarray(f.test)
+        proba = np.zeros((len(test), len(labels)), dtype=np.float32)
+        seconds, histories, best_epochs, weights = 0.0, [], [], {}
+        for g in np.unique(groups[test]):
+            suffix = "" if by is None else f"_{g}"
+            stem = _stem(f.fold) + suffix
+            # one folder per model: training resumes from its last epoch after an interruption
+            ckpt = checkpoints / f"{stem}_ckpt" if checkpoints is not None else None
+            rows = [np.asarray(r)[groups[r] == g] for r in (f.train, f.val if f.val is not None else [], test)]
+            est, p, secs = _fit_predict(make_estimator, X, y, *rows, extra_train, labels, checkpoint_dir=ckpt)
+            proba[groups[test] == g] = p
+            seconds += secs
+            histories.append(getattr(est, "history_", {}))
+            best_epochs.append(getattr(est, "best_epoch_", None))
+            if save_models and cache_dir is not None and hasattr(est, "save"):
+                est.save(cache_dir / f"{stem}.keras")
+            if model_dir is not None:
+                weights[str(g)] = _save_weights(est, model_dir / f"{stem}.weights.npz")
+        y_pred = np.asarray(labels, dtype=object)[proba.argmax(axis=1)]
+        row = {"fold": f.fold, **f.info, "n_train": len(f.train) * (1 + len(extra_train)),
+               "n_val": 0 if f.val is None else len(f.val), "n_test": len(test),
+               **evaluation.headline_scores(y[test].astype(object), y_pred, labels=labels),
+               "best_epoch": best_epochs if by is not None else best_epochs[0], "fit_seconds": seconds}
+        out = {"proba": proba, "row": row, "histories": histories, "fit_seconds": seconds}
+        _save_fold(cache_dir, f, y, out)
+        if model_dir is not None:  # the fold is done: its weights and scores replace the epoch checkpoints
+            from ..atomic import atomic_write_json
+
+            atomic_write_json(model_dir / f"{_stem(f.fold)}.json", {"row": row, "histories": histories,
+                                                                    "weights": weights}, default=str)
+            for g in weights:
+                shutil.rmtree(model_dir / f"{_stem(f.fold)}{'' if by is None else f'_{g}'}_ckpt",
+                              ignore_errors=True)
+        return out
+
+    outputs = evaluation.run_folds(fit_predict, folds, desc=protocol, progress=progress)
+    res = evaluation.pooled_results(protocol, outputs, y, labels=labels)
+    res.histories = [h for out in outputs for h in out["histories"]]  # one per model (two per fold with `by`)
+    return res
+
+
 def train_eval_actor_folds(make_estimator, X, y, actors, *, folds: Sequence[int] | None = None,
                            by=None, extra_train: Sequence[np.ndarray] = (), labels: Sequence = RAVDESS,
                            train_actors: Sequence[int] | None = None, cache_dir=None, save_models: bool = False,
-                           model_dir=None, progress: bool = True) -> DeepFoldResults:
+                           model_dir=None, progress: bool = True) -> FoldResults:
     """Train and test a deep model on the speaker-independent actor folds.
 
-    For each fold of :func:`mmer_utils.splits.actor_split`: fit on the training
+    For each fold of :func:`mmer_utils.evaluation.actor_fold_splits`: fit on the training
     actors, with the validation actors (the next fold) as ``validation_data`` for early
     stopping, learning-rate reduction and the best-epoch checkpoint; predict the test
-    actors. Scores per fold and pooled over every test prediction.
+    actors. Scores per fold and pooled over every test prediction. The folds run through
+    :func:`mmer_utils.evaluation.run_folds`, the course's one cross-validation loop.
 
     Parameters
     ----------
-    make_estimator : estimator (cloned for every model) or callable returning a fresh one
-        (e.g. a :class:`~mmer_utils.training.KerasEstimator`).
-    X : array (n, ...); y : labels (n,); actors : actor id of each row (n,)
-    folds : the folds to run (default: all six).
+    make_estimator : estimator or callable
+        Cloned for every model, or a callable returning a fresh one (e.g. a
+        :class:`~mmer_utils.training.KerasEstimator`).
+    X : array (n, ...)
+        Inputs (e.g. log-mel spectrograms).
+    y : array (n,)
+        Labels.
+    actors : array (n,)
+        Actor id of each row.
+    folds : list of int or None
+        The folds to run (default: all six).
     by : array (n,) or None
         One model per value (e.g. ``df.sex``): each trained, validated and tested on
         its own group only; the predictions are pooled.
-    extra_train : augmented copies of ``X`` (each ``(n, ...)``, row i an augmented
-        version of row i); their rows of training actors are added to the training set,
-        never those of validation or test actors.
-    train_actors : keep only these actors for training (quick mode); validation and
-        test actors are unchanged.
+    extra_train : list of arrays
+        Augmented copies of ``X`` (each ``(n, ...)``, row i an augmented version of row
+        i); their rows of training actors are added to the training set, never those of
+        validation or test actors.
+    labels : sequence
+        Class order of ``proba`` and of the scores.
+    train_actors : list of int or None
+        Keep only these actors for training (quick mode); validation and test actors are
+        unchanged.
     cache_dir : folder or None
         Resumable runs: each finished fold's predictions are kept there
         (``fold<k>.npz`` + ``.json``) and skipped on a rerun. Use one folder per
-        configuration: the content is not checked against the arguments.
-    save_models : also keep each fold's model as ``fold<k>[_<group>].keras`` in ``cache_dir``.
+        configuration (:func:`results_cache`): the content is not checked against the
+        arguments.
+    save_models : bool
+        Also keep each fold's model as ``fold<k>[_<group>].keras`` in ``cache_dir``.
     model_dir : folder or None
         Resumable runs that survive a fresh machine (e.g. ``models/checkpoints/...``, which is
         committed): each model trains with its epoch checkpoint there, and a finished fold
         keeps only its weights (``fold<k>[_<group>].weights.npz``) and its scores and curves
         (``fold<k>.json``), no per-clip output. A rerun rebuilds the fold's test predictions
         from those weights instead of training again.
+    progress : bool
+        Show a progress bar over the folds.
 
     Returns
     -------
-    DeepFoldResults, with ``per_fold`` (fold, test actors, sizes, accuracy, macro F1,
-    UAR, best epoch, fit seconds), ``pooled``, ``y_true``/``y_pred``/``proba``/``index``.
+    FoldResults
+        :class:`mmer_utils.evaluation.FoldResults` with ``per_fold`` (fold, test actors,
+        sizes, accuracy, macro F1, UAR, best epoch, fit seconds), ``pooled``,
+        ``y_true`` / ``y_pred`` / ``proba`` / ``index`` and ``histories``.
     """
-    from tqdm.auto import tqdm
-
-    X = np.asarray(X)
-    y = np.asarray(y)
+    X, y, extra_train, groups = _inputs(X, y, extra_train, by)
     actors = np.asarray(actors)
-    extra_train = [np.asarray(a) for a in extra_train]
-    if any(a.shape != X.shape for a in extra_train):
-        raise ValueError("every array of extra_train must have the shape of X")
-    groups = np.asarray(by) if by is not None else np.zeros(len(X), dtype=int)
-    cache_dir = Path(cache_dir) if cache_dir is not None else None
-    model_dir = Path(model_dir) if model_dir is not None else None
-    folds = list(range(len(actor_folds()))) if folds is None else list(folds)
-    rows, parts, histories = [], [], []
-    for fold in tqdm(folds, desc="actor folds", disable=not progress, leave=False):
-        cached = _load_fold(cache_dir, fold)
-        masks = actor_split(actors, fold)
-        if train_actors is not None:
-            masks["train"] &= np.isin(actors, list(train_actors))
-        if cached is None and model_dir is not None:
-            cached = _fold_from_weights(model_dir, fold, make_estimator, X, y, masks, groups, by, labels)
-            if cached is not None:
-                _save_fold(cache_dir, fold, *cached)
-        if cached is not None:
-            part, info = cached
-            parts.append(part)
-            rows.append(info["row"])
-            histories += info["histories"]
-            continue
-        if not (masks["train"].any() and masks["test"].any()):
-            raise ValueError(f"fold {fold}: no training or no test actor in `actors`")
-        proba = np.zeros((int(masks["test"].sum()), len(labels)), dtype=np.float32)
-        test_index = np.flatnonzero(masks["test"])
-        seconds, fold_histories, best_epochs, weights = 0.0, [], [], {}
-        checkpoints = model_dir if model_dir is not None else cache_dir
-        for g in np.unique(groups[masks["test"]]):
-            in_g = groups == g
-            suffix = "" if by is None else f"_{g}"
-            # one folder per model: training resumes from its last epoch after an interruption
-            ckpt = checkpoints / f"fold{fold}{suffix}_ckpt" if checkpoints is not None else None
-            est, p, secs = _fit_predict(make_estimator, X, y, masks["train"] & in_g, masks["val"] & in_g,
-                                        masks["test"] & in_g, extra_train, labels, checkpoint_dir=ckpt)
-            proba[in_g[test_index]] = p
-            seconds += secs
-            fold_histories.append(getattr(est, "history_", {}))
-            best_epochs.append(getattr(est, "best_epoch_", None))
-            if save_models and cache_dir is not None and hasattr(est, "save"):
-                est.save(cache_dir / f"fold{fold}{suffix}.keras")
-            if model_dir is not None:
-                weights[str(g)] = _save_weights(est, model_dir / f"fold{fold}{suffix}.weights.npz")
-        y_test = y[test_index]
-        y_pred = np.asarray(labels, dtype=object)[proba.argmax(axis=1)]
-        row = {"fold": fold, "test_actors": ", ".join(map(str, sorted(np.unique(actors[test_index]).tolist()))),
-               "n_train": int(masks["train"].sum()) * (1 + len(extra_train)), "n_val": int(masks["val"].sum()),
-               "n_test": len(test_index), **_scores_row(y_test.astype(object), y_pred, labels),
-               "best_epoch": best_epochs if by is not None else best_epochs[0], "fit_seconds": seconds}
-        part = {"index": test_index, "y_true": _savable(y_test), "proba": proba}
-        info = {"row": row, "histories": fold_histories}
-        _save_fold(cache_dir, fold, part, info)
-        if model_dir is not None:  # the fold is done: its weights and scores replace the epoch checkpoints
-            from ..atomic import atomic_write_json
-
-            atomic_write_json(model_dir / f"fold{fold}.json", {**info, "weights": weights}, default=str)
-            for g in weights:
-                shutil.rmtree(model_dir / f"fold{fold}{'' if by is None else f'_{g}'}_ckpt", ignore_errors=True)
-        parts.append(part)
-        rows.append(row)
-        histories += fold_histories
+    wanted = list(range(len(actor_folds()))) if folds is None else list(folds)
+    splits = evaluation.actor_fold_splits(actors, folds=wanted)
+    missing = sorted(set(wanted) - {f.fold for f in splits})
+    if missing:
+        raise ValueError(f"fold {missing[0]}: no training or no test actor in `actors`")
+    if train_actors is not None:
+        for f in splits:
+            f.train = f.train[np.isin(actors[f.train], list(train_actors))]
     protocol = "speaker-independent actor folds" + (" (one model per group)" if by is not None else "")
-    return _collect(protocol, rows, parts, labels, histories)
+    return _run(protocol, splits, make_estimator, X, y, groups=groups, by=by, extra_train=extra_train,
+                labels=labels, cache_dir=_folder(cache_dir), model_dir=_folder(model_dir),
+                save_models=save_models, progress=progress)
 
 
 def train_eval_random_split(make_estimator, X, y, *, test_size: float = 0.2, val_size: float = 0.1,
                             seed: int = 42, extra_train: Sequence[np.ndarray] = (), labels: Sequence = RAVDESS,
-                            cache_dir=None, model_dir=None, progress: bool = True) -> DeepFoldResults:
+                            cache_dir=None, model_dir=None, progress: bool = True) -> FoldResults:
     """The same model on a random split of the clips: LEAKY for RAVDESS (every actor in
     train, validation and test), shown only beside :func:`train_eval_actor_folds`.
 
-    ``test_size`` of the clips are held out for test (:func:`mmer_utils.splits.random_split`),
-    ``val_size`` of the rest for validation.
+    Parameters
+    ----------
+    make_estimator, X, y, extra_train, labels, cache_dir, model_dir, progress
+        As in :func:`train_eval_actor_folds` (the files are named ``random.*``).
+    test_size : float
+        Fraction of the clips held out for test (:func:`mmer_utils.splits.random_split`).
+    val_size : float
+        Fraction of the rest kept for validation.
+    seed : int
+        Seed of both draws.
+
+    Returns
+    -------
+    FoldResults
+        One "fold" named ``random``.
     """
-    X = np.asarray(X)
-    y = np.asarray(y)
-    extra_train = [np.asarray(a) for a in extra_train]
-    cache_dir = Path(cache_dir) if cache_dir is not None else None
-    model_dir = Path(model_dir) if model_dir is not None else None
+    X, y, extra_train, groups = _inputs(X, y, extra_train, None)
     split = random_split(len(X), test_size=test_size, seed=seed)
     rest = np.flatnonzero(split["train"])
     rng = np.random.default_rng(seed + 1)
     val = np.zeros(len(X), bool)
     val[rng.choice(rest, int(round(len(rest) * val_size)), replace=False)] = True
-    train, test = split["train"] & ~val, split["test"]
-    cached = _load_fold(cache_dir, "random")
-    if cached is None and model_dir is not None:
-        cached = _fold_from_weights(model_dir, "random", make_estimator, X, y, {"test": test},
-                                    np.zeros(len(X), dtype=int), None, labels)
-    if cached is not None:
-        part, info = cached
-        return _collect("random split (leaky)", [info["row"]], [part], labels, info["histories"])
-    checkpoints = model_dir if model_dir is not None else cache_dir
-    ckpt = checkpoints / "random_ckpt" if checkpoints is not None else None
-    est, proba, seconds = _fit_predict(make_estimator, X, y, train, val, test, extra_train, labels, checkpoint_dir=ckpt)
-    test_index = np.flatnonzero(test)
-    y_pred = np.asarray(labels, dtype=object)[proba.argmax(axis=1)]
-    row = {"fold": "random", "test_actors": "all (random clips)", "n_train": int(train.sum()) * (1 + len(extra_train)),
-           "n_val": int(val.sum()), "n_test": len(test_index),
-           **_scores_row(y[test_index].astype(object), y_pred, labels),
-           "best_epoch": getattr(est, "best_epoch_", None), "fit_seconds": seconds}
-    part = {"index": test_index, "y_true": _savable(y[test_index]), "proba": proba}
-    history = [getattr(est, "history_", {})]
-    _save_fold(cache_dir, "random", part, {"row": row, "histories": history})
-    if model_dir is not None:
-        from ..atomic import atomic_write_json
+    fold = Fold("random", np.flatnonzero(split["train"] & ~val), np.flatnonzero(split["test"]), np.flatnonzero(val),
+                {"test_actors": "all (random clips)"})
+    return _run("random split (leaky)", [fold], make_estimator, X, y, groups=groups, by=None,
+                extra_train=extra_train, labels=labels, cache_dir=_folder(cache_dir), model_dir=_folder(model_dir),
+                save_models=False, progress=progress)
 
-        weights = {"0": _save_weights(est, model_dir / "random.weights.npz")}
-        atomic_write_json(model_dir / "random.json", {"row": row, "histories": history, "weights": weights},
-                          default=str)
-        shutil.rmtree(ckpt, ignore_errors=True)
-    return _collect("random split (leaky)", [row], [part], labels, history)
+
+def _inputs(X, y, extra_train, by):
+    """The arrays of the protocols, checked; ``groups``: ``by``, or one group."""
+    X, y = np.asarray(X), np.asarray(y)
+    extra_train = [np.asarray(a) for a in extra_train]
+    if any(a.shape != X.shape for a in extra_train):
+        raise ValueError("every array of extra_train must have the shape of X")
+    groups = np.asarray(by) if by is not None else np.zeros(len(X), dtype=int)
+    return X, y, extra_train, groups
+
+
+def _folder(path) -> Path | None:
+    return Path(path) if path is not None else None
