@@ -15,7 +15,10 @@ length from the corpus statistics (:func:`length_stats`) and
 
 Everything runs offline on the NLTK data under ``$MMER_DATA_DIR/nltk_data``
 (Punkt ``punkt_tab``, the averaged perceptron tagger, the stop word list and
-WordNet), which :mod:`mmer_utils` points NLTK at when it is imported.
+WordNet), which :func:`mmer_utils.config.setup_nltk` points NLTK at. Without it a
+step raises a one-line error, unless :func:`fallback_without_nltk_data` was called:
+then each step whose data is missing uses a plain stand-in (a regex tokeniser,
+scikit-learn's stop words, no tags, no lemmas), and with the data present nothing changes.
 
 >>> expand_contractions("I can't believe they've gone")
 'I cannot believe they have gone'
@@ -66,8 +69,59 @@ class EmptyTextError(MmerError, ValueError):
 # --------------------------------------------------------------------------- input checks
 
 
-def _needs_nltk_data(fn):
-    """Turn NLTK's many-line LookupError about missing data into the course's one-line error."""
+#: NLTK's data that each step reads (``nltk.data.find`` paths) and what stands in for it without it.
+NLTK_RESOURCES: dict[str, tuple[str, str]] = {
+    "punkt_tab": ("tokenizers/punkt_tab/english/", "a regex tokeniser"),
+    "stopwords": ("corpora/stopwords/", "scikit-learn's English stop words"),
+    "averaged_perceptron_tagger_eng": ("taggers/averaged_perceptron_tagger_eng/", "no part-of-speech tags"),
+    "wordnet": ("corpora/wordnet/", "no lemmas"),
+}
+
+_FALLBACK = False  # set by fallback_without_nltk_data()
+
+
+def missing_nltk_data() -> list[str]:
+    """The names of :data:`NLTK_RESOURCES` that NLTK cannot find (after :func:`config.setup_nltk`)."""
+    import nltk
+
+    config.setup_nltk()
+    missing = []
+    for name, (path, _) in NLTK_RESOURCES.items():
+        try:
+            nltk.data.find(path)
+        except LookupError:
+            missing.append(name)
+    return missing
+
+
+def fallback_without_nltk_data(on: bool = True) -> str | None:
+    """Let the pipeline run without NLTK's data (``on=False``: raise again); return the line to show.
+
+    With the data installed nothing changes: every step is NLTK's, and the result is None.
+    Without (part of) it, each step whose data is missing uses a plain stand-in instead of
+    raising :class:`DataNotFoundError`: :func:`tokenize` a regular expression,
+    :func:`english_stopwords` scikit-learn's list, :func:`pos_tag` the tag ``"?"`` and
+    :func:`lemmatize` the words unchanged. The result is then one line that says what stands
+    in for what and how to get the data (the cache of :func:`clean_corpus` keeps the two apart).
+
+    >>> fallback_without_nltk_data() is None or "fetch nltk_data" in fallback_without_nltk_data()  # doctest: +SKIP
+    True
+    """
+    global _FALLBACK
+    _FALLBACK = bool(on)
+    missing = missing_nltk_data()
+    if not (on and missing):
+        return None
+    instead = ", ".join(NLTK_RESOURCES[m][1] for m in missing)
+    return (f"NLTK's data not found ({', '.join(missing)}): using {instead} instead; for the course's "
+            f"preprocessing: python -m mmer_utils.datasets fetch nltk_data")
+
+
+def _needs_nltk_data(fn=None, *, fallback=None):
+    """Turn NLTK's many-line LookupError about missing data into the course's one-line error,
+    or into ``fallback(*args, **kwargs)`` after :func:`fallback_without_nltk_data`."""
+    if fn is None:
+        return functools.partial(_needs_nltk_data, fallback=fallback)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -78,6 +132,8 @@ def _needs_nltk_data(fn):
             try:
                 return fn(*args, **kwargs)
             except LookupError:
+                if _FALLBACK and fallback is not None:
+                    return fallback(*args, **kwargs)
                 first = next((line.strip() for line in str(exc).splitlines() if "Resource" in line), "")
                 raise DataNotFoundError(f"NLTK data missing ({first or type(exc).__name__}): "
                                         "python -m mmer_utils.datasets fetch nltk_data") from None
@@ -160,7 +216,16 @@ def expand_contractions(text: str) -> str:
 # --------------------------------------------------------------------------- tokens
 
 
-@_needs_nltk_data
+#: The stand-in tokeniser: words (with inner hyphens or apostrophes: "jibber-jabber", "o'clock") and
+#: single punctuation marks.
+_PLAIN_TOKEN = re.compile(r"\w+(?:[-']\w+)*|[^\w\s]")
+
+
+def _plain_tokenize(text: str) -> list[str]:
+    return _PLAIN_TOKEN.findall(check_text(text))
+
+
+@_needs_nltk_data(fallback=_plain_tokenize)
 def tokenize(text: str) -> list[str]:
     """Split a text into word and punctuation tokens (NLTK ``word_tokenize``, Punkt ``punkt_tab``).
 
@@ -169,6 +234,9 @@ def tokenize(text: str) -> list[str]:
 
     >>> tokenize("Hello, world. It's 5 o'clock!")   # doctest: +SKIP
     ['Hello', ',', 'world', '.', 'It', "'s", '5', "o'clock", '!']
+
+    Without Punkt, after :func:`fallback_without_nltk_data`: a regular expression
+    (no sentences; "It's" stays one token).
     """
     from nltk.tokenize import word_tokenize
 
@@ -210,10 +278,19 @@ def lowercase(tokens: Iterable[str]) -> list[str]:
     return [t.lower() for t in tokens]
 
 
-@_needs_nltk_data
+def _plain_stopwords() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
+@_needs_nltk_data(fallback=_plain_stopwords)
 @functools.lru_cache(maxsize=1)
 def english_stopwords() -> frozenset[str]:
-    """NLTK's English stop word list (179 words, lowercase)."""
+    """NLTK's English stop word list (179 words, lowercase).
+
+    Without it, after :func:`fallback_without_nltk_data`: scikit-learn's ``ENGLISH_STOP_WORDS`` (318 words).
+    """
     from nltk.corpus import stopwords
 
     return frozenset(stopwords.words("english"))
@@ -257,12 +334,18 @@ def pos_tag(tokens: Sequence[str]) -> list[tuple[str, str]]:
 
     >>> pos_tag(["running", "dogs"])   # doctest: +SKIP
     [('running', 'VBG'), ('dogs', 'NNS')]
+
+    Without the tagger, after :func:`fallback_without_nltk_data`: every tag is ``"?"`` (unknown).
     """
     tokens = list(tokens)
     return _pos_tag(tokens) if tokens else []
 
 
-@_needs_nltk_data
+def _no_tags(tokens: list[str]) -> list[tuple[str, str]]:
+    return [(t, "?") for t in tokens]  # unknown; penn_to_wordnet reads it as a noun
+
+
+@_needs_nltk_data(fallback=_no_tags)
 def _pos_tag(tokens: list[str]) -> list[tuple[str, str]]:
     from nltk import pos_tag as nltk_pos_tag
 
@@ -301,11 +384,17 @@ def lemmatize(tagged: Iterable[tuple[str, str]]) -> list[str]:
 
     >>> lemmatize([("running", "VBG"), ("better", "JJR"), ("geese", "NNS")])   # doctest: +SKIP
     ['run', 'good', 'goose']
+
+    Without WordNet, after :func:`fallback_without_nltk_data`: the words unchanged.
     """
     return _lemmatize_pairs([(word, penn_to_wordnet(tag)) for word, tag in tagged])
 
 
-@_needs_nltk_data
+def _no_lemmas(pairs: list[tuple[str, str]]) -> list[str]:
+    return [word for word, _ in pairs]
+
+
+@_needs_nltk_data(fallback=_no_lemmas)
 def _lemmatize_pairs(pairs: list[tuple[str, str]]) -> list[str]:
     return [_lemma(word, wn_pos) for word, wn_pos in pairs]
 
@@ -343,7 +432,11 @@ def clean_tokens(text: str, *, expand: bool = True, stop: bool = True, lemma: bo
     return tokens
 
 
-def _clean_many(texts: Sequence, options: dict, errors: str, offset: int = 0) -> list[list[str]]:
+def _clean_many(texts: Sequence, options: dict, errors: str, offset: int = 0,
+                fallback: bool | None = None) -> list[list[str]]:
+    global _FALLBACK
+    if fallback is not None:  # a worker process: the parent's choice of fallback_without_nltk_data
+        _FALLBACK = fallback
     out = []
     for i, text in enumerate(texts):
         try:
@@ -408,7 +501,9 @@ def clean_corpus(texts: Iterable[str], *, n_jobs: int = 1, progress: bool = True
     options = {"expand": True, "stop": True, "lemma": True, "keep_negations": False, **kwargs}
     path = None
     if cache:
-        key = corpus_key(texts, errors=errors, **options)
+        # stand-ins for missing NLTK data give other tokens: another key (unchanged with all the data)
+        missing = missing_nltk_data() if _FALLBACK else []
+        key = corpus_key(texts, errors=errors, **options, **({"without_nltk_data": missing} if missing else {}))
         path = config.cache_dir("text_tokens") / f"{key[:32]}.json.gz"
         if path.is_file():
             try:
@@ -433,7 +528,7 @@ def clean_corpus(texts: Iterable[str], *, n_jobs: int = 1, progress: bool = True
         size = max(1, math.ceil(len(texts) / (4 * n_workers)))
         chunks = [(i, texts[i:i + size]) for i in range(0, len(texts), size)]
         parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-        parts = parallel(delayed(_clean_many)(chunk, options, errors, i) for i, chunk in chunks)
+        parts = parallel(delayed(_clean_many)(chunk, options, errors, i, _FALLBACK) for i, chunk in chunks)
         if progress:
             from tqdm.auto import tqdm
 
