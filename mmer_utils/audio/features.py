@@ -34,16 +34,13 @@ True
 
 from __future__ import annotations
 
-import hashlib
-import json
 import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from .. import config
-from ..atomic import atomic_save_npy, atomic_write_json
+from ..cache import keyed_folder, load_or_compute, settings_key
 from .io import SR
 
 #: Bump when a change of the code changes the values: old cache entries are then ignored.
@@ -298,30 +295,17 @@ def file_sha256(path) -> str:
 
 
 def params_key(params: dict) -> str:
-    """Short stable hash of a parameter dict (JSON, sorted keys)."""
-    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    """Short stable hash of a parameter dict (JSON, sorted keys): :func:`mmer_utils.cache.settings_key`."""
+    return settings_key(params)
 
 
 def _cache_folder(namespace: str, params: dict) -> Path:
-    folder = config.cache_dir("audio_features", namespace, params_key(params))
-    info = folder / "params.json"
-    if not info.is_file():  # human-readable record of what the entries hold
-        atomic_write_json(info, params, indent=1, sort_keys=True, default=str)
-    return folder
+    return keyed_folder("audio_features", namespace, settings=params)
 
 
 def _cached_one(path, compute: Callable, folder: Path | None) -> np.ndarray:
-    if folder is None:
-        return np.asarray(compute(path), dtype=np.float64)
-    entry = folder / f"{file_sha256(path)}.npy"
-    if entry.is_file():
-        try:
-            return np.load(entry)
-        except (ValueError, OSError, EOFError):  # unreadable entry (e.g. disk full): recompute
-            entry.unlink(missing_ok=True)
-    vec = np.asarray(compute(path), dtype=np.float64)
-    atomic_save_npy(entry, vec)
-    return vec
+    entry = folder / f"{file_sha256(path)}.npy" if folder is not None else None
+    return load_or_compute(entry, lambda: np.asarray(compute(path), dtype=np.float64))
 
 
 def cached_map(paths: Sequence, compute: Callable, *, namespace: str, params: dict, cache: bool = True,

@@ -362,9 +362,9 @@ def results_cache(name: str, **settings) -> Path:
     Path
     """
     from .. import config
-    from .features import params_key
+    from ..cache import settings_key
 
-    return config.cache_dir("audio_deep", name, params_key(settings))
+    return config.cache_dir("audio_deep", name, settings_key(settings))
 
 
 def _run(protocol: str, folds: list[Fold], make_estimator, X, y, *, groups, by, extra_train, labels,

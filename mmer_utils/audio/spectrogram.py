@@ -34,8 +34,8 @@ from typing import Sequence
 import numpy as np
 
 from .. import config
-from ..atomic import atomic_write_json
-from .features import atomic_save_npy, file_sha256, params_key
+from ..cache import keyed_folder, load_or_compute
+from .features import file_sha256
 from .io import SR
 
 #: Bump when a change of the code changes the values: old cache entries are then ignored.
@@ -221,28 +221,18 @@ def logmel_batch(paths: Sequence, *, cache: bool = True, progress: bool = True, 
         raise ValueError("no paths given")
     key = {**full, "sr": SR, "version": LOGMEL_VERSION, "augment": augment or None,
            "copy": copy if augment else 0, "seed": seed if augment else None}
-    folder = None
-    if cache:
-        folder = config.cache_dir("audio_logmel", params_key(key))
-        info = folder / "params.json"
-        if not info.is_file():  # human-readable record of what the entries hold
-            atomic_write_json(info, key, indent=1, sort_keys=True, default=str)
+    folder = keyed_folder("audio_logmel", settings=key) if cache else None
+
+    def compute(path):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # clipped-audio warnings: kept, as documented
+            return _file_logmel(path, full, augment, copy, seed)
+
     out = None
     desc = "log-mel" + (f" (augmented copy {copy})" if augment else "")
     for i, path in enumerate(tqdm(paths, desc=desc, disable=not progress, leave=False)):
-        S = None
         entry = folder / f"{file_sha256(path)}.npy" if folder is not None else None
-        if entry is not None and entry.is_file():
-            try:
-                S = np.load(entry)
-            except (ValueError, OSError, EOFError):  # unreadable entry (e.g. disk full): recompute
-                entry.unlink(missing_ok=True)
-        if S is None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # clipped-audio warnings: kept, as documented
-                S = _file_logmel(path, full, augment, copy, seed)
-            if entry is not None:
-                atomic_save_npy(entry, S)
+        S = load_or_compute(entry, lambda: compute(path))
         if out is None:
             out = np.empty((len(paths),) + S.shape, dtype=np.float32)
         out[i] = S

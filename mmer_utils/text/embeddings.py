@@ -32,7 +32,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from .. import config
-from ..atomic import atomic_save_npz
+from ..cache import load_or_compute
 from . import preprocess
 
 #: Bumped when the training or the cache format changes.
@@ -49,10 +49,6 @@ def _corpus_hash(token_lists: Sequence[Sequence[str]], params: Mapping) -> str:
         h.update("\x1f".join(tokens).encode("utf-8", "surrogatepass"))
         h.update(b"\x1e")
     return h.hexdigest()
-
-
-def _save_npz_atomic(path: Path, **arrays) -> None:
-    atomic_save_npz(path, **arrays)
 
 
 def _keyed_vectors(keys: Sequence[str], vectors: np.ndarray, counts: np.ndarray | None = None):
@@ -106,20 +102,20 @@ def train_word2vec(token_lists: Iterable[Sequence[str]], *, vector_size: int = 3
     Big Five cross-validation trains them on the training folds only
     (:class:`mmer_utils.text.bigfive.Word2VecDocFeatures`).
     """
-    from gensim.models import Word2Vec
-
     token_lists = [list(t) for t in token_lists]
     params = dict(vector_size=int(vector_size), window=int(window), min_count=int(min_count), sg=int(sg),
                   epochs=int(epochs), seed=int(seed), workers=int(workers), negative=int(negative),
                   sample=float(sample))
     path = word2vec_cache_path(token_lists, **params) if cache else None
-    if path is not None and path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                return _keyed_vectors(data["keys"].tolist(), data["vectors"], data["counts"])
-        except (OSError, ValueError, KeyError):
-            pass  # damaged cache file: train again and replace it
+    data = load_or_compute(path, lambda: _train(token_lists, params))
+    return _keyed_vectors(data["keys"].tolist(), data["vectors"], data["counts"])
 
+
+def _train(token_lists: list, params: dict) -> dict:
+    """Word2Vec on the token lists: its words, vectors and counts (what :func:`train_word2vec` caches)."""
+    from gensim.models import Word2Vec
+
+    min_count = params["min_count"]
     counts = Counter(w for tokens in token_lists for w in tokens)
     if not any(c >= min_count for c in counts.values()):
         raise ValueError(f"no word occurs {min_count} times or more: nothing to train Word2Vec on "
@@ -131,11 +127,8 @@ def train_word2vec(token_lists: Iterable[Sequence[str]], *, vector_size: int = 3
     model.build_vocab(texts)
     model.train(texts, total_examples=len(texts), epochs=params["epochs"])
     kv = model.wv
-    if path is not None:
-        keys = np.array(kv.index_to_key, dtype=str)
-        _save_npz_atomic(path, keys=keys, vectors=kv.vectors.astype(np.float32),
-                         counts=np.array([kv.get_vecattr(w, "count") for w in kv.index_to_key], dtype=np.int64))
-    return kv
+    return {"keys": np.array(kv.index_to_key, dtype=str), "vectors": kv.vectors.astype(np.float32),
+            "counts": np.array([kv.get_vecattr(w, "count") for w in kv.index_to_key], dtype=np.int64)}
 
 
 def embedding_matrix(keyed_vectors, vocab: Mapping[str, int], *, oov: str = "mean",

@@ -25,6 +25,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .. import config
+from ..cache import load_or_compute
 from .data import FaceInputError, to_uint8
 
 #: Bump when a change of the code changes the values of the features.
@@ -77,20 +78,17 @@ def hog_features(images, orientations: int = 9, pixels_per_cell=(8, 8), cells_pe
         n_features = len(_hog_one(np.zeros(faces.shape[1:], np.uint8), params))
         return np.zeros((0, n_features), np.float32)
     path = None
-    if cache:
+    if cache:  # keyed by the pixels and the parameters
         h = hashlib.sha256(np.ascontiguousarray(faces).tobytes())
         h.update(json.dumps({**params, "shape": faces.shape, "version": _VERSION}).encode())
         path = config.cache_dir("fer_hog") / f"{h.hexdigest()[:20]}.npy"
-        if path.is_file():
-            return np.load(path)
-    from tqdm.auto import tqdm
 
-    out = np.stack([_hog_one(f, params) for f in tqdm(faces, desc="HOG", disable=not progress, leave=False)])
-    if path is not None:
-        from ..atomic import atomic_save_npy
+    def compute():
+        from tqdm.auto import tqdm
 
-        atomic_save_npy(path, out)
-    return out
+        return np.stack([_hog_one(f, params) for f in tqdm(faces, desc="HOG", disable=not progress, leave=False)])
+
+    return load_or_compute(path, compute)
 
 
 class HogTransformer(TransformerMixin, BaseEstimator):

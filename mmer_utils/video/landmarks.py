@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .. import config
-from ..atomic import atomic_save_npz
+from ..cache import load_or_compute
 from ..errors import DataNotFoundError, MmerError
 from .assets import asset_path
 
@@ -396,10 +396,6 @@ def _cache_key(faces: np.ndarray, size: int, pad: int, model_path: Path) -> str:
     return h.hexdigest()[:20]
 
 
-def _atomic_savez(path: Path, **arrays) -> None:
-    atomic_save_npz(path, **arrays)
-
-
 @dataclass
 class LandmarkBatch:
     """MediaPipe's output for many small faces (one row per face, NaN where no face was found)."""
@@ -436,12 +432,15 @@ def landmark_faces(faces, *, size: int = SMALL_FACE_SIZE, pad: int = SMALL_FACE_
     if model_path is None:
         model_path = asset_path("face_landmarker")
     model_path = Path(model_path)
-    key = _cache_key(faces, size, pad, model_path)
-    path = config.cache_dir("landmarks") / f"faces_{key}.npz"
-    if cache and path.is_file():
-        with np.load(path) as data:
-            return LandmarkBatch(data["landmarks"], pd.DataFrame(data["blendshapes"], columns=list(BLENDSHAPE_NAMES)),
-                                 data["found"].astype(bool), float(data["ms_per_face"]), cached=True)
+    path = config.cache_dir("landmarks") / f"faces_{_cache_key(faces, size, pad, model_path)}.npz" if cache else None
+    cached = path is not None and path.is_file()
+    data = load_or_compute(path, lambda: _landmark_arrays(faces, size, pad, progress, model_path))
+    return LandmarkBatch(data["landmarks"], pd.DataFrame(data["blendshapes"], columns=list(BLENDSHAPE_NAMES)),
+                         data["found"].astype(bool), float(data["ms_per_face"]), cached=cached)
+
+
+def _landmark_arrays(faces, size, pad, progress, model_path) -> dict:
+    """The landmarker over every crop: what :func:`landmark_faces` keeps in its cache."""
     n = len(faces)
     marks = np.full((n, N_LANDMARKS, 3), np.nan, dtype=np.float32)
     shapes = np.full((n, len(BLENDSHAPE_NAMES)), np.nan, dtype=np.float32)
@@ -463,10 +462,7 @@ def landmark_faces(faces, *, size: int = SMALL_FACE_SIZE, pad: int = SMALL_FACE_
                 xyz[:, :2] = (xyz[:, :2] - offset) / scale
                 xyz[:, 2] /= scale
                 marks[i], shapes[i], found[i] = xyz, result[0].blendshapes.to_numpy(), True
-    ms = 1000 * seconds / n
-    if cache:
-        _atomic_savez(path, landmarks=marks, blendshapes=shapes, found=found, ms_per_face=np.float64(ms))
-    return LandmarkBatch(marks, pd.DataFrame(shapes, columns=list(BLENDSHAPE_NAMES)), found, ms)
+    return {"landmarks": marks, "blendshapes": shapes, "found": found, "ms_per_face": np.float64(1000 * seconds / n)}
 
 
 def blendshape_features(faces, **kwargs) -> pd.DataFrame:
