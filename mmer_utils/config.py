@@ -16,7 +16,9 @@ import ast
 import os
 import random
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from .errors import DataNotFoundError
 
@@ -74,6 +76,38 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
+@contextmanager
+def cache_dir_override(path) -> Iterator[Path]:
+    """Within the ``with`` block, :func:`cache_dir` is under ``path`` (``$MMER_CACHE_DIR`` is set);
+    afterwards it is what it was, set or not.
+
+    For runs that must not read or fill the user's cache (a benchmark's app, a test's).
+
+    Parameters
+    ----------
+    path : str or Path
+        The cache folder of the block.
+
+    Returns
+    -------
+    context manager yielding Path
+
+    >>> import tempfile
+    >>> with cache_dir_override(tempfile.mkdtemp()) as folder:
+    ...     cache_dir("demo").parent == folder
+    True
+    """
+    saved = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(path)
+    try:
+        yield Path(path)
+    finally:
+        if saved is None:
+            os.environ.pop(CACHE_ENV, None)
+        else:
+            os.environ[CACHE_ENV] = saved
+
+
 def setup_nltk(root: Path | None = None) -> Path | None:
     """Point NLTK at ``<data root>/nltk_data`` when that folder exists; return it.
 
@@ -121,17 +155,22 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
 
+def _ipython_shell():
+    """The running IPython shell, or None (no IPython, or a plain Python process)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
+
+
 def short_errors_in_notebooks() -> bool:
     """Show :class:`~mmer_utils.errors.MmerError` in IPython as one line, not a traceback.
 
     Called by :func:`setup_notebook`; returns True when a shell was found.
     The error still stops the cell (papermill and CI see the failure).
     """
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
+    shell = _ipython_shell()
     if shell is None:
         return False
     from .errors import MmerError
@@ -158,11 +197,7 @@ def register_needs_magic() -> bool:
     source); otherwise it prints one line and is skipped. Errors inside the cell are raised as
     usual (papermill sees them), and the value of its last line is shown as a cell's would be.
     """
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
+    shell = _ipython_shell()
     if shell is None:
         return False
 

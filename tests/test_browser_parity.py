@@ -22,6 +22,8 @@ import pytest
 
 from conftest import REQUIRE_DATA, real_dataset
 
+from mmer_utils import config
+
 STRICT = REQUIRE_DATA or bool(os.environ.get("CI"))
 N_FACES = 200
 
@@ -44,24 +46,16 @@ def page(tmp_path_factory):
     from mmer_utils.bench.browser_face import BrowserMissingError, chromium, open_check_page, start_app
 
     folder = tmp_path_factory.mktemp("browser-parity")
-    saved = os.environ.get("MMER_CACHE_DIR")
-    os.environ["MMER_CACHE_DIR"] = str(folder / "cache")
-    try:
-        with start_app(folder) as (app, base):
-            driver = chromium(folder / "profile")
+    with config.cache_dir_override(folder / "cache"), start_app(folder) as (app, base):
+        driver = chromium(folder / "profile")
+        try:
             try:
-                try:
-                    open_check_page(driver, base)
-                except BrowserMissingError as exc:   # e.g. YuNet not installed: the page says why
-                    (pytest.fail if STRICT else pytest.skip)(f"the browser parity tests cannot run: {exc}")
-                yield driver
-            finally:
-                driver.quit()
-    finally:
-        if saved is None:
-            os.environ.pop("MMER_CACHE_DIR", None)
-        else:
-            os.environ["MMER_CACHE_DIR"] = saved
+                open_check_page(driver, base)
+            except BrowserMissingError as exc:   # e.g. YuNet not installed: the page says why
+                (pytest.fail if STRICT else pytest.skip)(f"the browser parity tests cannot run: {exc}")
+            yield driver
+        finally:
+            driver.quit()
 
 
 @pytest.mark.data

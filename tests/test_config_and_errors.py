@@ -143,3 +143,17 @@ def test_batch_runs_turn_the_notebook_progress_bars_off(monkeypatch):
     from tqdm.auto import tqdm as bar
 
     assert bar(range(3)).disable and bar(range(3), disable=False).disable
+
+
+@pytest.mark.parametrize("before", [None, "elsewhere"])
+def test_cache_dir_override_restores_what_was_there(tmp_path, monkeypatch, before):
+    if before is None:
+        monkeypatch.delenv(config.CACHE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(config.CACHE_ENV, str(tmp_path / before))
+    with config.cache_dir_override(tmp_path / "inner") as folder:
+        assert config.cache_dir("x") == tmp_path / "inner" / "x" and folder == tmp_path / "inner"
+    assert os.environ.get(config.CACHE_ENV) == (None if before is None else str(tmp_path / before))
+    with pytest.raises(RuntimeError), config.cache_dir_override(tmp_path / "inner"):
+        raise RuntimeError("restored on an error too")
+    assert os.environ.get(config.CACHE_ENV) == (None if before is None else str(tmp_path / before))

@@ -28,7 +28,6 @@ The helpers :func:`start_app` and :func:`chromium` are also used by the browser 
 from __future__ import annotations
 
 import contextlib
-import os
 import tempfile
 import threading
 import time
@@ -329,6 +328,8 @@ def measure_python(frames: list[np.ndarray], n: int, *, max_side: int = 640) -> 
 
 
 def run(full: bool, command: str) -> list[BenchRecord]:
+    from .. import config
+
     problem = browser_problem()
     if problem:
         raise BrowserMissingError(f"the browser benchmark {problem}")
@@ -338,28 +339,20 @@ def run(full: bool, command: str) -> list[BenchRecord]:
     with tempfile.TemporaryDirectory(prefix="mmer-browser-bench-") as tmp:
         tmp = Path(tmp)
         y4m = write_y4m(tmp / "camera.y4m", frames)
-        saved = os.environ.get("MMER_CACHE_DIR")
-        os.environ["MMER_CACHE_DIR"] = str(tmp / "cache")
-        try:
-            with start_app(tmp) as (_, base):
-                driver = chromium(tmp / "profile", y4m=y4m)
-                try:
-                    open_check_page(driver, base, threads=1)
-                    parity = classifier_parity(driver, setting["parity_faces"])
-                    video = parity_video_frames(per_face=setting["parity_per_face"])
-                    detection = [detection_parity(driver, video, max_side=side) for side in (640, 320)]
-                    browser = [measure_browser(driver, base, setting["browser_seconds"], threads=1),
-                               measure_browser(driver, base, setting["browser_seconds"], threads=2),
-                               measure_browser(driver, base, setting["browser_seconds"], threads=1, max_side=320),
-                               measure_browser(driver, base, setting["browser_seconds"], threads=1, max_side=320,
-                                               worker=True)]
-                finally:
-                    driver.quit()
-        finally:
-            if saved is None:
-                os.environ.pop("MMER_CACHE_DIR", None)
-            else:
-                os.environ["MMER_CACHE_DIR"] = saved
+        with config.cache_dir_override(tmp / "cache"), start_app(tmp) as (_, base):
+            driver = chromium(tmp / "profile", y4m=y4m)
+            try:
+                open_check_page(driver, base, threads=1)
+                parity = classifier_parity(driver, setting["parity_faces"])
+                video = parity_video_frames(per_face=setting["parity_per_face"])
+                detection = [detection_parity(driver, video, max_side=side) for side in (640, 320)]
+                browser = [measure_browser(driver, base, setting["browser_seconds"], threads=1),
+                           measure_browser(driver, base, setting["browser_seconds"], threads=2),
+                           measure_browser(driver, base, setting["browser_seconds"], threads=1, max_side=320),
+                           measure_browser(driver, base, setting["browser_seconds"], threads=1, max_side=320,
+                                           worker=True)]
+            finally:
+                driver.quit()
     python = [measure_python(frames, setting["python_frames"]),
               measure_python(frames, setting["python_frames"], max_side=320)]
     protocol = "640x480 fake camera, FER2013 PrivateTest faces on a background"

@@ -22,15 +22,14 @@ PosixPath('data/models/face_detection_yunet/face_detection_yunet_2023mar.onnx')
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import config
+from .. import cli, config
 from ..datasets.download import download
-from ..errors import DataNotFoundError, MmerError
+from ..errors import DataNotFoundError
 
 __all__ = ["ASSETS", "Asset", "asset_path", "ensure_asset", "fetch_asset", "get_asset", "main"]
 
@@ -131,17 +130,13 @@ def ensure_asset(name: str, root: str | Path | None = None) -> Path:
 
 def main(argv=None) -> int:
     """``python -m mmer_utils.video.assets list | fetch NAME [--force] [--no-progress]``."""
-    parser = argparse.ArgumentParser(prog="python -m mmer_utils.video.assets",
-                                     description="List and download the pretrained model files of the video chapter.")
-    parser.add_argument("--root", help=f"data root (default: ${config.DATA_ENV} or data/)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="every model file, and whether it is here")
-    p_fetch = sub.add_parser("fetch", help="download and check a model file")
-    p_fetch.add_argument("name")
-    p_fetch.add_argument("--force", action="store_true", help="download again")
-    p_fetch.add_argument("--no-progress", action="store_true")
+    parser, _, _ = cli.fetch_parser("python -m mmer_utils.video.assets",
+                                    "List and download the pretrained model files of the video chapter.",
+                                    list_help="every model file, and whether it is here",
+                                    fetch_help="download and check a model file")
     args = parser.parse_args(argv)
-    try:
+
+    def body() -> int:
         if args.command == "list":
             for asset in ASSETS.values():
                 mark = "present" if _file(asset, args.root).is_file() else "missing"
@@ -150,9 +145,8 @@ def main(argv=None) -> int:
         path = fetch_asset(args.name, args.root, progress=not args.no_progress, force=args.force)
         print(f"{get_asset(args.name).name}: ready at {path} (sha256 checked)")
         return 0
-    except (MmerError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+
+    return cli.run(body)
 
 
 if __name__ == "__main__":
