@@ -143,3 +143,73 @@ def test_the_chapter_has_its_diagrams():
     """Out-of-fold stacking (01) and query/key/value in cross-modal attention (02)."""
     assert "docs/img/ensemble_oof_stacking.svg" in _markdown("01_stacking.ipynb")
     assert "docs/img/ensemble_cross_attention_qkv.svg" in _markdown("02_audio_visual_fusion.ipynb")
+
+
+# --------------------------------------------------------------------------- 03: the voice lesson
+
+
+class _PerfectOnSentences:
+    """A stand-in voice model: right on every whole sentence it is given, in the order of ``truth``."""
+
+    sr = 16000
+
+    def __init__(self, truth):
+        from mmer_utils import labels
+
+        self.labels = list(labels.RAVDESS)
+        self.truth = list(truth)
+
+    def predict_proba(self, signals):
+        assert len(signals) == len(self.truth) and all(len(s) > 0 for s in signals)
+        proba = np.zeros((len(signals), len(self.labels)))
+        proba[np.arange(len(signals)), [self.labels.index(t) for t in self.truth]] = 1
+        return proba
+
+
+def _run_voice_lesson(tmp_path, window_right):
+    import contextlib
+    import io
+    import types
+
+    import pandas as pd
+    import soundfile as sf
+    from mmer_utils import labels
+
+    cells = [s for s in _code_cells("03_candidate_portrait.ipynb") if "voice[\"window\"]" in s]
+    assert len(cells) == 1, "03_candidate_portrait: the voice lesson cell is missing or duplicated"
+    wav = tmp_path / "answer.wav"
+    rng = np.random.default_rng(0)
+    sf.write(wav, (0.1 * rng.standard_normal(6 * 16000)).astype(np.float32), 16000)
+    truth = pd.DataFrame({"start": [0.0, 3.0], "end": [2.5, 5.5], "label": ["happy", "sad"]})
+    # windows of 2 s every second: [0, 2] and [3, 5] inside a sentence, [1, 3] and [2, 4] across the pause
+    voice = pd.DataFrame({"start": [0.0, 1.0, 2.0, 3.0], "end": [2.0, 3.0, 4.0, 5.0]})
+    voice["time"] = (voice.start + voice.end) / 2
+    voice["truth"] = ["happy", "happy", "sad", "sad"]
+    voice["emotion"] = [t if ok else "angry" for t, ok in zip(voice.truth, window_right)]
+    ns = {"np": np, "pd": pd, "labels": labels, "answer": {"audio": wav}, "truth_voice": truth, "voice": voice,
+          "voice_acc": float(np.mean(window_right)), "voice_cv": 0.58,
+          "models": types.SimpleNamespace(voice=_PerfectOnSentences(truth.label))}
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(cells[0], "03_candidate_portrait (voice lesson)", "exec"), ns)
+    return out.getvalue(), ns
+
+
+def test_voice_lesson_explains_a_gap_between_sentences_and_windows(tmp_path):
+    text, ns = _run_voice_lesson(tmp_path, window_right=[True, False, False, True])
+    assert "100% of 2 right" in text and "50% of 4 right" in text
+    assert list(ns["voice"]["window"]) == ["inside one sentence", "across a pause", "across a pause",
+                                           "inside one sentence"]
+    assert ns["by_window"].loc["inside one sentence", "accuracy"] == 1.0
+    assert ns["by_window"].loc["across a pause", "accuracy"] == 0.0
+    assert "What went wrong" in text and "below chance" not in text
+
+
+def test_voice_lesson_says_nothing_went_wrong_when_windows_do_as_well(tmp_path):
+    text, _ = _run_voice_lesson(tmp_path, window_right=[True, True, True, True])
+    assert "What went wrong" not in text and "about as well" in text
+
+
+def test_voice_lesson_flags_windows_below_chance(tmp_path):
+    text, _ = _run_voice_lesson(tmp_path, window_right=[False, False, False, False])
+    assert "below chance" in text and "What went wrong" in text
