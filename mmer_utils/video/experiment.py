@@ -39,6 +39,12 @@ QUICK = {"train": 700, "val": 200, "test": 200, "rbf_train": 350, "epochs": 1,
          "deep": {"simple_cnn": {"filters": (8, 16, 16), "dense": 32},
                   "mini_xception": {"filters": (8, 16)},
                   "larger_cnn": {"filters": (8, 16), "dense": 16}}}
+#: The quick mode of notebook 03_video/03 (a few minutes on 2 CPU cores). One or two epochs
+#: of ~15 batches (the benchmark's quick smoke run) leave BatchNorm's moving averages near
+#: their start values and the network predicts one class; a few hundred training steps
+#: (more faces, more epochs, smaller batches) is the least that learns something. The
+#: networks stay the tiny ones of :data:`QUICK`.
+NOTEBOOK_QUICK = {"train": 2000, "eval": 300, "epochs": 8, "batch_size": 32}
 #: Bump when a change of the code changes the results: deep trainings then start over.
 VERSION = 1
 
@@ -89,6 +95,175 @@ def deep_settings(kind: str, *, full: bool = True, **overrides) -> dict:
         settings.update(QUICK["deep"].get(kind, {}), epochs=QUICK["epochs"])
     settings.update(overrides)
     return settings
+
+
+def notebook_settings(kind: str, *, quick: bool, epochs: int | None = None, **overrides) -> dict:
+    """The settings of a deep model in notebook 03_video/03: the benchmark's, or in quick mode
+    the tiny networks of :data:`QUICK` trained for :data:`NOTEBOOK_QUICK`'s epochs and batch size.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`mmer_utils.video.models.KINDS`.
+    quick : bool
+        The notebook's ``QUICK``.
+    epochs : int or None
+        None: :data:`NOTEBOOK_QUICK`'s in quick mode, :data:`DEEP`'s in full mode.
+    **overrides
+        Settings that replace the chosen ones.
+
+    Returns
+    -------
+    dict
+        Arguments of :func:`mmer_utils.video.models.make_estimator`.
+
+    >>> s = notebook_settings("mini_xception", quick=True)
+    >>> s["epochs"], s["batch_size"], s["filters"]
+    (8, 32, (8, 16))
+    """
+    settings = deep_settings(kind, full=not quick)
+    if quick:
+        settings.update(epochs=NOTEBOOK_QUICK["epochs"], batch_size=NOTEBOOK_QUICK["batch_size"])
+    if epochs:
+        settings["epochs"] = epochs
+    settings.update(overrides)
+    return settings
+
+
+def plot_history(history, **kwargs):
+    """:func:`mmer_utils.training.plot_history` with whole epochs on the x axis (1, 2, 3 ..., never 1.5).
+
+    Parameters
+    ----------
+    history : keras History or dict
+    **kwargs
+        Passed on (``metrics``, ``axes``, ``title``).
+
+    Returns
+    -------
+    array of matplotlib axes
+    """
+    from .. import training
+
+    axes = training.plot_history(history, **kwargs)
+    for ax in np.atleast_1d(axes):
+        integer_epochs(ax)
+    return axes
+
+
+def integer_epochs(ax) -> None:
+    """Put the ticks of ``ax``'s x axis (epochs) on whole numbers only."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def prediction_check(y_true, proba, y_train, *, n_classes: int = 7) -> dict:
+    """What a quick model's predictions show: collapse to a few classes, and where it stands
+    against the majority class and chance.
+
+    Parameters
+    ----------
+    y_true : array (n,)
+        True class ids.
+    proba : array (n, n_classes)
+        Predicted probabilities (columns = class ids).
+    y_train : array
+        Training labels (the majority class is the training set's).
+    n_classes : int
+
+    Returns
+    -------
+    dict
+        ``counts`` (predictions per class), ``n_predicted`` (classes predicted at least once),
+        ``top`` (most predicted class id), ``top_share``, ``accuracy``, ``majority``
+        (accuracy of always answering the training majority class), ``uar`` (mean recall),
+        ``chance`` (1 / n_classes), ``collapsed`` (one class takes >= 90 % of the predictions),
+        ``below_majority``, ``below_chance`` (UAR not above chance).
+
+    >>> c = prediction_check([0, 1, 1], np.array([[.9, .1], [.8, .2], [.7, .3]]), [1, 1, 0], n_classes=2)
+    >>> c["n_predicted"], c["collapsed"], c["below_majority"]
+    (1, True, True)
+    """
+    from .. import evaluation
+
+    y_true = np.asarray(y_true)
+    pred = np.asarray(proba).argmax(axis=1)
+    counts = np.bincount(pred, minlength=n_classes)
+    labels = list(range(n_classes))
+    out = {"counts": counts, "n_predicted": int((counts > 0).sum()), "top": int(counts.argmax()),
+           "top_share": float(counts.max() / max(len(pred), 1)), "accuracy": evaluation.accuracy(y_true, pred),
+           "majority": evaluation.majority_baseline(np.asarray(y_train), y_true),
+           "uar": evaluation.uar(y_true, pred, labels=labels), "chance": 1.0 / n_classes}
+    out["collapsed"] = out["top_share"] >= 0.9
+    out["below_majority"] = out["accuracy"] <= out["majority"]
+    out["below_chance"] = out["uar"] <= out["chance"]
+    return out
+
+
+def what_went_wrong(check: dict, history: dict | None = None, *, names=FER2013) -> list[str]:
+    """Plain sentences on a model's quick run, from :func:`prediction_check` and its training history.
+
+    Parameters
+    ----------
+    check : dict
+        :func:`prediction_check`'s result.
+    history : dict or None
+        ``KerasEstimator.history_`` (``accuracy``, ``val_accuracy``, ``loss``, ``val_loss``).
+    names : sequence of str
+        Class names, by id.
+
+    Returns
+    -------
+    list of str
+        One sentence per finding (collapse, below the majority class, below chance, or else
+        "learned something"; then over-fitting and "still improving" when the history shows them).
+    """
+    out = []
+    top = names[check["top"]]
+    if check["collapsed"]:
+        out.append(f"collapse: {check['top_share']:.0%} of the predictions are '{top}' "
+                   f"({check['n_predicted']} classes predicted at all): the network has not learned to tell the faces apart")
+    elif check["n_predicted"] < len(check["counts"]):
+        out.append(f"{check['n_predicted']} of {len(check['counts'])} classes are ever predicted; "
+                   f"'{top}' takes {check['top_share']:.0%} of the answers")
+    if check["below_majority"]:
+        out.append(f"accuracy {check['accuracy']:.3f} is not above always answering the majority class "
+                   f"({check['majority']:.3f})")
+    if check["below_chance"]:
+        out.append(f"the mean recall per class (UAR) {check['uar']:.3f} is not above chance ({check['chance']:.3f})")
+    if not out:
+        out.append(f"learned something: accuracy {check['accuracy']:.3f} above the majority class "
+                   f"({check['majority']:.3f}), UAR {check['uar']:.3f} above chance ({check['chance']:.3f}), "
+                   f"{check['n_predicted']} classes predicted")
+    if history and "val_accuracy" in history and "accuracy" in history:
+        best = int(np.argmax(history["val_accuracy"]))
+        gap = history["accuracy"][best] - history["val_accuracy"][best]
+        if gap > 0.15:
+            out.append(f"over-fitting: at its best epoch it is right on {history['accuracy'][best]:.2f} of its "
+                       f"training faces but {history['val_accuracy'][best]:.2f} of PublicTest")
+        if best == len(history["val_accuracy"]) - 1 and len(history["val_accuracy"]) > 1:
+            out.append("still improving at the last epoch: more epochs (or more faces) would help")
+    return out
+
+
+def native_logs_off() -> None:
+    """Send this process's native (C++) log lines to ``/dev/null`` from now on.
+
+    MediaPipe and TensorFlow write start-up and per-graph lines ("Sets FaceBlendshapesGraph
+    acceleration to xnnpack", "oneDNN custom operations are on") straight to file
+    descriptor 2, which a notebook shows as output. After this call they are gone; Python's
+    own warnings and errors still show (IPython writes them through ``sys.stderr``, not
+    the descriptor). For notebooks; a command-line tool uses
+    :func:`mmer_utils.config.import_tensorflow_quietly`.
+    """
+    import os
+    import sys
+
+    sys.stderr.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
 
 
 def deep_cache_dir(kind: str, settings: dict, n_train: int):
