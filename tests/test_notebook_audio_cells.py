@@ -65,3 +65,55 @@ def test_notebook_mfcc_sees_a_change_of_the_signal(mfcc_numpy):
     np.testing.assert_allclose(b[0] - a[0], 20 * np.sqrt(40), rtol=1e-6)
     np.testing.assert_allclose(b[1:], a[1:], atol=1e-6 * np.abs(a).max())
     assert np.abs(mfcc_numpy(_voice_like(seed=1)[::-1].copy()) - a).max() > 1
+
+
+# --------------------------------------------------------------------------- 02_audio/03's helpers
+
+
+def test_quick_subset_keeps_its_emotions_and_takes():
+    pd = pytest.importorskip("pandas")
+    from mmer_utils.audio import experiment
+
+    df = pd.DataFrame({"emotion": ["angry", "fearful", "sad", "calm", "happy"], "repetition": [1, 1, 2, 3, 1],
+                       "actor": [1, 2, 3, 4, 5]})
+    settings = {"emotions": ("angry", "calm", "sad"), "repetitions": (1, 2)}
+    out = experiment.quick_subset(df, settings)
+    assert out.emotion.tolist() == ["angry", "sad"] and out.index.tolist() == [0, 1]
+
+
+def test_fold_result_scores_and_averages_like_the_package():
+    pytest.importorskip("keras")
+    from mmer_utils.audio import experiment
+
+    labels = ["angry", "calm", "sad"]
+    y = np.array(["angry", "calm", "sad", "sad"], dtype=object)
+    proba = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.5, 0.1, 0.4], [0.1, 0.1, 0.8]])
+    res = experiment.fold_result(y, proba, labels, fold=0, test_actors=[1, 2], index=[10, 11, 12, 13])
+    assert res.y_pred.tolist() == ["angry", "calm", "angry", "sad"]
+    assert res.pooled["accuracy"] == pytest.approx(0.75)
+    assert res.per_fold.loc[0, "test_actors"] == "1, 2" and res.index.tolist() == [10, 11, 12, 13]
+    flipped = experiment.fold_result(y, proba[:, [0, 2, 1]], labels, fold=0, test_actors=[1, 2], index=res.index)
+    both = experiment.average([res, flipped])  # soft voting: the mean of the two probability tables
+    np.testing.assert_allclose(both.proba, (proba + proba[:, [0, 2, 1]]) / 2)
+    with pytest.raises(ValueError, match="shape"):
+        experiment.fold_result(y, proba[:, :2], labels, fold=0, test_actors=[1, 2])
+
+
+def test_published_fold_runs_are_the_committed_folds():
+    from mmer_utils import splits
+    from mmer_utils.audio import experiment
+
+    name = "CNN-LSTM (log-mel windows)"
+    runs = experiment.published_fold_runs(name)
+    folder = experiment.published_dir(name)
+    on_disk = sorted(int(p.stem[4:]) for p in folder.glob("fold*.json")) if folder.is_dir() else []
+    assert [r["fold"] for r in runs] == on_disk
+    if not runs:
+        pytest.skip("no fold of the full run is committed")
+    for r in runs:
+        assert r["row"]["fold"] == r["fold"]
+        assert [int(a) for a in str(r["row"]["test_actors"]).split(",")] == list(splits.actor_folds()[r["fold"]])
+        h = r["histories"][0]
+        assert len(h["loss"]) == len(h["val_accuracy"]) >= int(r["row"]["best_epoch"]) >= 1
+    with pytest.raises(ValueError, match="unknown model"):
+        experiment.published_fold_runs("no such model")

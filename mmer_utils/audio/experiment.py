@@ -51,6 +51,14 @@ QUICK = {"folds": [0], "train_actors": [5, 6, 17, 18],
          "estimator": {"epochs": 2, "filters": (8, 8, 16, 16), "lstm_units": (16,)}}
 #: Bump when a change of the code changes the results: cached folds are then retrained.
 VERSION = 1
+#: The notebook's quick run (``02_audio/03`` with ``QUICK=True``; the benchmark's smoke run is :data:`QUICK`):
+#: fold 0's actors, four emotions two by two apart in arousal (32 clips per actor: both sentences,
+#: intensities and takes), 32 mel bands, a narrow model for up to 20 epochs. Eight emotions on four training
+#: actors for two epochs predicted one class for nearly every clip; this subset learns in a few CPU minutes.
+NOTEBOOK_QUICK = {"emotions": ("angry", "calm", "happy", "sad"), "repetitions": (1, 2), "folds": [0],
+                  "logmel": {"n_mels": 32},
+                  "estimator": {"filters": (8, 8, 16, 16), "lstm_units": (16,), "epochs": 20,
+                                "learning_rate": 3e-3, "patience": 8, "lr_patience": 3}}
 
 
 def merge(base: dict, change: dict) -> dict:
@@ -100,13 +108,15 @@ def _model_dir(cache_dir):
 
 def evaluate(name: str, *, estimator: dict | None = None, logmel: dict | None = None, wave_copies: int = 0,
              by_sex: bool = False, folds=None, train_actors=None, df=None, cache: bool = True,
-             progress: bool = True):
+             progress: bool = True, labels=None):
     """Train and test one setting on the actor folds; return its :class:`~mmer_utils.audio.models.DeepFoldResults`.
 
     ``estimator``: arguments of :func:`mmer_utils.audio.models.make_estimator`;
     ``logmel``: of :func:`mmer_utils.audio.spectrogram.logmel`; ``wave_copies``:
     augmented waveform copies added to the training actors; ``by_sex``: one model per sex.
     With ``cache=True`` finished folds are kept and reused (see the module docstring).
+    ``labels``: the classes, in the order of the probability columns (default: the 8 RAVDESS
+    emotions; a subset when ``df`` holds only some emotions).
     """
     from . import models
     from ..datasets import load_ravdess
@@ -121,12 +131,14 @@ def evaluate(name: str, *, estimator: dict | None = None, logmel: dict | None = 
     return models.train_eval_actor_folds(
         models.make_estimator(**estimator), X, df.emotion.to_numpy(), df.actor.to_numpy(), folds=folds,
         by=df.sex.to_numpy() if by_sex else None, extra_train=extra, train_actors=train_actors,
-        cache_dir=cache_dir, model_dir=_model_dir(cache_dir), progress=progress)
+        cache_dir=cache_dir, model_dir=_model_dir(cache_dir), progress=progress,
+        **({} if labels is None else {"labels": list(labels)}))
 
 
 def evaluate_random(name: str, *, estimator: dict | None = None, logmel: dict | None = None, wave_copies: int = 0,
-                    df=None, cache: bool = True, progress: bool = True):
-    """The same setting on a random 80/20 split of the clips (10 % of the rest for validation): leaky."""
+                    df=None, cache: bool = True, progress: bool = True, labels=None):
+    """The same setting on a random 80/20 split of the clips (10 % of the rest for validation): leaky.
+    ``labels`` as in :func:`evaluate`."""
     from . import models
     from ..datasets import load_ravdess
 
@@ -138,7 +150,7 @@ def evaluate_random(name: str, *, estimator: dict | None = None, logmel: dict | 
     cache_dir = models.results_cache(_slug(name) + "_random", **settings) if cache else None
     return models.train_eval_random_split(models.make_estimator(**estimator), X, df.emotion.to_numpy(),
                                           extra_train=extra, cache_dir=cache_dir, model_dir=_model_dir(cache_dir),
-                                          progress=progress)
+                                          progress=progress, **({} if labels is None else {"labels": list(labels)}))
 
 
 def restrict(res, folds):
@@ -177,3 +189,137 @@ def average(runs):
                            pooled=headline_scores(first.y_true.astype(object), y_pred, labels=first.labels),
                            y_true=first.y_true, y_pred=y_pred, index=first.index,
                            fit_seconds=float(per_fold["fit_seconds"].sum()), labels=first.labels, proba=proba)
+
+
+def quick_subset(df, settings: dict | None = None):
+    """The clips of the notebook's quick run (:data:`NOTEBOOK_QUICK`): its emotions and takes, every actor.
+
+    >>> from mmer_utils.datasets import load_ravdess                       # doctest: +SKIP
+    >>> quick_subset(load_ravdess()).groupby("emotion").size().tolist()   # doctest: +SKIP
+    [192, 192, 192, 192]
+    """
+    settings = NOTEBOOK_QUICK if settings is None else settings
+    keep = df.emotion.isin(settings["emotions"]) & df.repetition.isin(settings["repetitions"])
+    return df[keep].reset_index(drop=True)
+
+
+def resolved_estimator(estimator: dict | None = None) -> dict:
+    """The arguments of :func:`mmer_utils.audio.models.make_estimator` with its defaults filled in: what a
+    setting's ``"estimator"`` dict trains with (``win``, ``hop``, ``batch_size``, ``learning_rate``, ...).
+
+    >>> resolved_estimator({"epochs": 5})["epochs"], resolved_estimator()["batch_size"]
+    (5, 32)
+    """
+    import inspect
+
+    from . import models
+
+    defaults = {k: p.default for k, p in inspect.signature(models.make_estimator).parameters.items()
+                if p.default is not inspect.Parameter.empty and k != "verbose"}
+    return {**defaults, **(estimator or {})}
+
+
+def fold_result(y_true, proba, labels, *, fold: int, test_actors, index=None, history: dict | None = None,
+                n_train: int = 0, n_val: int = 0, fit_seconds: float = 0.0, best_epoch: int | None = None):
+    """One fold trained outside :func:`evaluate` (e.g. in a notebook cell) as a
+    :class:`~mmer_utils.audio.models.DeepFoldResults`, so it goes in the same tables and plots.
+
+    ``proba``: class probabilities, columns in ``labels`` order; ``index``: the test clips' rows in the
+    data frame (as :func:`evaluate` stores them, so :func:`average` can combine the two).
+    """
+    from ..evaluation import headline_scores
+    from .models import DeepFoldResults
+
+    y_true = np.asarray(y_true, dtype=object)
+    proba = np.asarray(proba, dtype=np.float32)
+    if proba.shape != (len(y_true), len(labels)):
+        raise ValueError(f"proba has shape {proba.shape}, expected ({len(y_true)}, {len(labels)})")
+    y_pred = np.asarray(labels, dtype=object)[proba.argmax(axis=1)]
+    pooled = headline_scores(y_true, y_pred, labels=list(labels))
+    import pandas as pd
+
+    per_fold = pd.DataFrame([{"fold": fold, "test_actors": ", ".join(str(a) for a in test_actors),
+                              "n_train": n_train, "n_val": n_val, "n_test": len(y_true), **pooled,
+                              "best_epoch": best_epoch, "fit_seconds": fit_seconds}])
+    return DeepFoldResults(protocol=PROTOCOL, per_fold=per_fold, pooled=pooled, y_true=y_true, y_pred=y_pred,
+                           index=np.arange(len(y_true)) if index is None else np.asarray(index),
+                           fit_seconds=fit_seconds, labels=list(labels),
+                           proba=proba, histories=[history or {}])
+
+
+def published_dir(name: str, *, n_clips: int = 1440):
+    """The committed folder of the full run of ``MODELS[name]`` (all ``n_clips`` RAVDESS speech clips):
+    ``models/checkpoints/audio_deep/<setting>/<hash of its settings>/``, as :func:`evaluate` names it."""
+    from . import models
+
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {list(MODELS)}")
+    s = MODELS[name]
+    estimator, logmel, copies = dict(s.get("estimator", {})), dict(s.get("logmel", {})), s.get("wave_copies", 0)
+    settings = {**_resolved(estimator, {**LOGMEL, **logmel}), "wave_copies": copies,
+                "wave_augment": WAVE_AUGMENT if copies else None, "by_sex": s.get("by_sex", False),
+                "train_actors": None, "n_clips": n_clips}
+    return _model_dir(models.results_cache(_slug(name), **settings))
+
+
+def published_fold_runs(name: str, *, n_clips: int = 1440) -> list[dict]:
+    """The finished folds of the full run of ``MODELS[name]`` (``python -m mmer_utils.bench audio-deep --full``),
+    read from their committed records: one dict per fold with ``fold``, ``row`` (test actors, sizes, accuracy,
+    macro F1, UAR, best epoch, training seconds), ``histories`` (the training curves: a list of dicts of
+    per-epoch lists, one per model trained) and ``weights``. An empty list when no fold has finished yet.
+
+    >>> runs = published_fold_runs("CNN-LSTM (log-mel windows)")        # doctest: +SKIP
+    >>> [round(r["row"]["accuracy"], 3) for r in runs]                  # doctest: +SKIP
+    """
+    import json
+
+    folder = published_dir(name, n_clips=n_clips)
+    if folder is None or not folder.is_dir():
+        return []
+    out = []
+    for path in sorted(folder.glob("fold*.json"), key=lambda p: int(p.stem[4:]) if p.stem[4:].isdigit() else -1):
+        if not path.stem[4:].isdigit():
+            continue
+        info = json.loads(path.read_text())
+        out.append({"fold": int(path.stem[4:]), "folder": folder, **info})
+    return out
+
+
+def published_predictions(name: str, df, *, folds=None, n_clips: int = 1440, progress: bool = False):
+    """Test predictions of the published full run of ``MODELS[name]`` on its finished ``folds`` (default: all),
+    rebuilt from the committed weights (SHA-256 checked) on the test actors' clips of ``df`` (all RAVDESS
+    speech clips). Returns a DataFrame with ``fold``, ``actor``, ``y_true`` and ``y_pred``, in ``df``'s order
+    within each fold; empty when none of those folds has finished.
+    """
+    import pandas as pd
+
+    from . import models, spectrogram
+    from ..datasets.download import sha256sum
+    from ..errors import ChecksumError
+
+    s = MODELS[name]
+    rows = []
+    for run in published_fold_runs(name, n_clips=n_clips):
+        if folds is not None and run["fold"] not in list(folds):
+            continue
+        test_actors = [int(a) for a in str(run["row"]["test_actors"]).split(",")]
+        test = df[df.actor.isin(test_actors)]
+        X = spectrogram.logmel_batch(test.path, progress=progress, **{**LOGMEL, **s.get("logmel", {})})
+        if len(run["weights"]) != 1:  # MODELS train one network per fold (no by_sex)
+            raise ValueError(f"fold {run['fold']} of {name!r} has {len(run['weights'])} networks, expected one")
+        for saved in run["weights"].values():
+            path = run["folder"] / saved["file"]
+            if not path.is_file() or sha256sum(path) != saved["sha256"]:
+                raise ChecksumError(f"{path} is missing or does not match its SHA-256 in fold{run['fold']}.json")
+            est = models.make_estimator(**s.get("estimator", {}))
+            Xt = est.transform_inputs(X)
+            model = est.build_fn(tuple(Xt.shape[1:]), len(saved["classes"]))
+            with np.load(path, allow_pickle=False) as w:
+                model.set_weights([w[k] for k in sorted(w.files)])
+            proba = model.predict(Xt, batch_size=32, verbose=0)
+            rows.append(pd.DataFrame({"fold": run["fold"], "actor": test.actor.to_numpy(),
+                                      "y_true": test.emotion.to_numpy(),
+                                      "y_pred": np.asarray(saved["classes"], dtype=object)[proba.argmax(axis=1)]}))
+    if not rows:
+        return pd.DataFrame(columns=["fold", "actor", "y_true", "y_pred"])
+    return pd.concat(rows, ignore_index=True)
