@@ -82,6 +82,18 @@ class AVData:
     feature_names: list = field(default_factory=list)
 
     def modality(self, name: str) -> np.ndarray:
+        """The columns of one modality.
+
+        Parameters
+        ----------
+        name : str
+            A key of ``blocks`` (e.g. ``"audio"``, ``"face"``).
+
+        Returns
+        -------
+        array (n, d_modality)
+            A view of ``X``.
+        """
         start, end = self.blocks[name]
         return self.X[:, start:end]
 
@@ -174,11 +186,34 @@ class SelectModality(TransformerMixin, BaseEstimator):
         return slice(*self.blocks[self.modality])
 
     def fit(self, X, y=None):
+        """Check ``X`` and the blocks (nothing is learnt).
+
+        Parameters
+        ----------
+        X : array (n, n_features)
+            The fused matrix.
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
         X = validate_data(self, X)  # finite numbers; records n_features_in_
         self._columns(X.shape[1])
         return self
 
     def transform(self, X):
+        """The columns of ``modality``.
+
+        Parameters
+        ----------
+        X : array (n, n_features)
+            The fused matrix, as wide as in ``fit``.
+
+        Returns
+        -------
+        array (n, d_modality)
+        """
         X = validate_data(self, X, reset=False)  # the width seen in fit, when fitted
         return X[:, self._columns(X.shape[1])]
 
@@ -200,6 +235,17 @@ class BalanceBlocks(TransformerMixin, BaseEstimator):
         self.blocks = blocks
 
     def fit(self, X, y=None):
+        """Compute each block's scale from its width (the columns are already standardised).
+
+        Parameters
+        ----------
+        X : array (n, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
         X = validate_data(self, X)  # finite numbers; records n_features_in_
         _check_blocks(self.blocks, X.shape[1])
         self.scale_ = np.ones(X.shape[1])
@@ -209,6 +255,16 @@ class BalanceBlocks(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
+        """``X`` with each block multiplied by its scale.
+
+        Parameters
+        ----------
+        X : array (n, n_features)
+
+        Returns
+        -------
+        array (n, n_features) of float64
+        """
         check_is_fitted(self)
         return validate_data(self, X, dtype=np.float64, reset=False) * self.scale_
 
@@ -307,6 +363,23 @@ class ValidationSearch(ClassifierMixin, BaseEstimator):
         return tags
 
     def fit(self, X, y, validation_data=None, groups=None):
+        """Fit one model per grid point on ``X``; keep the best on ``validation_data``.
+
+        Parameters
+        ----------
+        X : array (n, n_features)
+            The fused matrix (every modality's columns).
+        y : array (n,)
+            Labels.
+        validation_data : (X_val, y_val) or None
+            Held-out rows that choose the grid point (None: the first point).
+        groups : array (n,) or None
+            Passed to the estimator's ``fit`` when it takes them.
+
+        Returns
+        -------
+        self
+        """
         from sklearn.model_selection import ParameterGrid
 
         grid = list(ParameterGrid(self.param_grid or {}))
@@ -334,10 +407,31 @@ class ValidationSearch(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X):
+        """The chosen model's class probabilities.
+
+        Parameters
+        ----------
+        X : array (n, n_features)
+
+        Returns
+        -------
+        array (n, n_classes)
+            Columns in the order of ``classes_``.
+        """
         check_is_fitted(self)
         return self.best_estimator_.predict_proba(X)
 
     def predict(self, X):
+        """The chosen model's labels.
+
+        Parameters
+        ----------
+        X : array (n, n_features)
+
+        Returns
+        -------
+        array (n,)
+        """
         check_is_fitted(self)
         return self.best_estimator_.predict(X)
 
@@ -621,11 +715,31 @@ class FusionNet(ClassifierMixin, BaseEstimator):
         return self.keras_.predict_proba(self._scale(X))
 
     def predict(self, X):
+        """The most probable class of each row.
+
+        Parameters
+        ----------
+        X : array (n, n_features)
+
+        Returns
+        -------
+        array (n,) of labels
+        """
         proba = self.predict_proba(X)  # first: it says when the model is not fitted
         return self.classes_[np.argmax(proba, axis=1)]
 
     def attention_maps(self, X) -> list[np.ndarray]:
-        """The two cross-attention maps (batch, heads, query tokens, key tokens): audio->face, face->audio."""
+        """The two cross-attention maps: audio attending to the face, and the face to the audio.
+
+        Parameters
+        ----------
+        X : array (n, n_features)
+            The fused matrix (a model fitted with ``fusion="attention"``).
+
+        Returns
+        -------
+        list of two arrays (n, heads, query tokens, key tokens)
+        """
         if self.fusion != "attention":
             raise FusionInputError("attention_maps needs fusion='attention'")
         return [np.asarray(m) for m in self.model_.attention_model.predict(self._scale(X), verbose=0)]

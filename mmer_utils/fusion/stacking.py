@@ -506,6 +506,24 @@ class AveragingEnsemble(_Ensemble):
         self.weights = weights
 
     def fit(self, X, y, groups=None, validation_data=None):
+        """Fit every base learner on all rows (and, with ``weights="validation"``, the weights).
+
+        Parameters
+        ----------
+        X : array (n, ...)
+            What the base learners take.
+        y : array (n,)
+            Labels.
+        groups : array (n,) or None
+            Passed on to base learners whose ``fit`` takes them.
+        validation_data : (X_val, y_val) or None
+            Passed on to base learners whose ``fit`` takes it (e.g. Keras early stopping); with
+            ``weights="validation"`` it also learns the weights.
+
+        Returns
+        -------
+        self
+        """
         _check_estimators(self.estimators, "AveragingEnsemble")
         if self.voting not in ("soft", "hard") or self.rule not in ("mean", "product"):
             raise FusionInputError(f"AveragingEnsemble: voting must be 'soft'/'hard' and rule 'mean'/'product', "
@@ -528,6 +546,18 @@ class AveragingEnsemble(_Ensemble):
         return self
 
     def predict_proba(self, X):
+        """The base learners' probabilities combined by ``rule`` (or one-hot majority votes).
+
+        Parameters
+        ----------
+        X : array (n, ...)
+            What the base learners take.
+
+        Returns
+        -------
+        array (n, n_classes)
+            Columns in the order of ``classes_``.
+        """
         check_is_fitted(self, "estimators_")
         X = self._validate(X, reset=False)
         probas = self._base_probas(X)
@@ -597,6 +627,24 @@ class StackingEnsemble(_Ensemble):
         return Z
 
     def fit(self, X, y, groups=None, validation_data=None):
+        """Out-of-fold probabilities, the meta-learner on them, then every base learner refitted on all rows.
+
+        Parameters
+        ----------
+        X : array (n, ...)
+            What the base learners take.
+        y : array (n,)
+            Labels.
+        groups : array (n,) or None
+            Passed on to base learners whose ``fit`` takes them; they also make the
+            out-of-fold splits ``GroupKFold``.
+        validation_data : (X_val, y_val) or None
+            Passed on to base learners whose ``fit`` takes it (e.g. Keras early stopping) in the final refit.
+
+        Returns
+        -------
+        self
+        """
         _check_estimators(self.estimators, "StackingEnsemble")
         X, y = self._validate(X, y)
         self.classes_ = np.unique(y)
@@ -619,6 +667,18 @@ class StackingEnsemble(_Ensemble):
         return self
 
     def predict_proba(self, X):
+        """The meta-learner's probabilities on the base learners' probabilities.
+
+        Parameters
+        ----------
+        X : array (n, ...)
+            What the base learners take.
+
+        Returns
+        -------
+        array (n, n_classes)
+            Columns in the order of ``classes_``.
+        """
         check_is_fitted(self, "estimators_")
         X = self._validate(X, reset=False)
         Z = self._meta_features(self._base_probas(X), X)

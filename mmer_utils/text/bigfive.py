@@ -135,7 +135,18 @@ def positive_scores(estimator, X) -> np.ndarray:
 
 
 def identity_tokens(tokens):
-    """Analyzer for scikit-learn vectorizers on token lists that are already clean."""
+    """Analyzer for scikit-learn vectorizers on token lists that are already clean.
+
+    Parameters
+    ----------
+    tokens : list of str
+        One text's tokens.
+
+    Returns
+    -------
+    list of str
+        The same tokens.
+    """
     return tokens
 
 
@@ -278,13 +289,47 @@ class StyleFeatures(TransformerMixin, BaseEstimator):
         return tags
 
     def fit(self, X, y=None):
+        """Learn nothing but the feature names (each text's counts depend on that text alone).
+
+        Parameters
+        ----------
+        X : list of str
+            Raw texts.
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
         self.feature_names_ = list(style_features("").keys())
         return self
 
     def transform(self, X):
+        """:func:`style_features` of each text, one row each.
+
+        Parameters
+        ----------
+        X : list of str
+            Raw texts.
+
+        Returns
+        -------
+        array (n, n_features)
+            Columns in the order of ``feature_names_``.
+        """
         return np.array([list(style_features(str(t)).values()) for t in X], dtype=np.float64)
 
     def get_feature_names_out(self, input_features=None):
+        """The names of the columns of ``transform``.
+
+        Parameters
+        ----------
+        input_features : ignored
+
+        Returns
+        -------
+        array of str
+        """
         return np.asarray(self.feature_names_, dtype=object)
 
 
@@ -313,6 +358,18 @@ class Word2VecDocFeatures(TransformerMixin, BaseEstimator):
         self.workers = workers
 
     def fit(self, X, y=None):
+        """Train Word2Vec (and, with ``weighting="tfidf"``, the IDF weights) on the training texts.
+
+        Parameters
+        ----------
+        X : list of str, token lists or DataFrame with a ``tokens`` column
+            The training texts.
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
         from . import embeddings
 
         tokens = token_lists(X)
@@ -324,6 +381,17 @@ class Word2VecDocFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
+        """One document vector per text: the (weighted) mean of its words' vectors.
+
+        Parameters
+        ----------
+        X : list of str, token lists or DataFrame with a ``tokens`` column
+
+        Returns
+        -------
+        array (n, vector_size)
+            Zeros for a text with no known word.
+        """
         from . import embeddings
 
         check_is_fitted(self)
@@ -339,16 +407,53 @@ class MajorityTraits(BaseEstimator):
     """Always answer each trait's most frequent training label: the floor to beat."""
 
     def fit(self, X, Y):
+        """Learn each trait's rate of "high" in the training rows.
+
+        Parameters
+        ----------
+        X : sequence
+            Ignored (only the labels count).
+        Y : array (n, n_traits) of 0/1
+            One column per trait (1: "high").
+
+        Returns
+        -------
+        self
+        """
         Y = _as_2d_labels(Y)
         self.rate_ = Y.mean(axis=0)
         self.majority_ = (self.rate_ >= 0.5).astype(int)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
+        """The training rate of "high" for every row.
+
+        Parameters
+        ----------
+        X : sequence
+            Only its length counts.
+
+        Returns
+        -------
+        array (n, n_traits)
+            Probability of "high" for each trait.
+        """
         check_is_fitted(self)
         return np.tile(self.rate_, (len(X), 1))
 
     def predict(self, X) -> np.ndarray:
+        """The majority label of each trait for every row.
+
+        Parameters
+        ----------
+        X : sequence
+            Only its length counts.
+
+        Returns
+        -------
+        array (n, n_traits) of 0/1
+            "high" (1) where the probability is 0.5 or more.
+        """
         check_is_fitted(self)
         return np.tile(self.majority_, (len(X), 1))
 
@@ -401,6 +506,19 @@ class TraitClassifier(BaseEstimator):
         return self.features_.transform(X)
 
     def fit(self, X, Y):
+        """Fit ``features`` once on the training rows, then one (searched) classifier per trait.
+
+        Parameters
+        ----------
+        X : list of str, token lists or DataFrame
+            The essays, as the model's ``features`` read them.
+        Y : array (n, n_traits) of 0/1
+            One column per trait (1: "high").
+
+        Returns
+        -------
+        self
+        """
         if self.estimator is None:
             raise ValueError("TraitClassifier needs an estimator")
         Y = _as_2d_labels(Y)
@@ -422,12 +540,34 @@ class TraitClassifier(BaseEstimator):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        """(n, n_traits) probabilities (or sigmoid scores, see :func:`positive_scores`) of "high"."""
+        """Probabilities (or sigmoid scores, see :func:`positive_scores`) of "high" per trait.
+
+        Parameters
+        ----------
+        X : list of str, token lists or DataFrame
+            The essays, as the model's ``features`` read them.
+
+        Returns
+        -------
+        array (n, n_traits)
+            Probability of "high" for each trait.
+        """
         check_is_fitted(self)
         Z = self._features(X, fit=False)
         return np.column_stack([positive_scores(est, Z) for est in self.estimators_])
 
     def predict(self, X) -> np.ndarray:
+        """Each trait classifier's label.
+
+        Parameters
+        ----------
+        X : list of str, token lists or DataFrame
+            The essays, as the model's ``features`` read them.
+
+        Returns
+        -------
+        array (n, n_traits) of 0/1
+        """
         check_is_fitted(self)
         Z = self._features(X, fit=False)
         return np.column_stack([np.asarray(est.predict(Z)).astype(int) for est in self.estimators_])
@@ -460,6 +600,19 @@ class StackedTraits(BaseEstimator):
         return np.column_stack([m.predict_proba(X) for m in self.base_models_.values()])
 
     def fit(self, X, Y):
+        """Out-of-fold probabilities of every base model, the per-trait logistic regressions on them, then the bases refitted on all rows.
+
+        Parameters
+        ----------
+        X : list, array or DataFrame
+            What the base models take.
+        Y : array (n, n_traits) of 0/1
+            One column per trait (1: "high").
+
+        Returns
+        -------
+        self
+        """
         from sklearn.linear_model import LogisticRegression
 
         if not self.base_models:
@@ -478,11 +631,35 @@ class StackedTraits(BaseEstimator):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
+        """The final logistic regressions on the base models' probabilities.
+
+        Parameters
+        ----------
+        X : list, array or DataFrame
+            What the base models take.
+
+        Returns
+        -------
+        array (n, n_traits)
+            Probability of "high" for each trait.
+        """
         check_is_fitted(self)
         meta = self._meta(X)
         return np.column_stack([f.predict_proba(meta)[:, 1] for f in self.final_])
 
     def predict(self, X) -> np.ndarray:
+        """Threshold 0.5 on :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : list, array or DataFrame
+            What the base models take.
+
+        Returns
+        -------
+        array (n, n_traits) of 0/1
+            "high" (1) where the probability is 0.5 or more.
+        """
         return (self.predict_proba(X) >= 0.5).astype(int)
 
 
@@ -504,6 +681,19 @@ class AveragedTraits(BaseEstimator):
         self.base_models = base_models
 
     def fit(self, X, Y):
+        """Fit every base model on all the training rows.
+
+        Parameters
+        ----------
+        X : list, array or DataFrame
+            What the base models take.
+        Y : array (n, n_traits) of 0/1
+            One column per trait (1: "high").
+
+        Returns
+        -------
+        self
+        """
         if not self.base_models:
             raise ValueError("AveragedTraits needs base_models")
         Y = _as_2d_labels(Y)
@@ -511,10 +701,34 @@ class AveragedTraits(BaseEstimator):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
+        """The mean of the base models' probabilities.
+
+        Parameters
+        ----------
+        X : list, array or DataFrame
+            What the base models take.
+
+        Returns
+        -------
+        array (n, n_traits)
+            Probability of "high" for each trait.
+        """
         check_is_fitted(self)
         return np.mean([m.predict_proba(X) for m in self.base_models_.values()], axis=0)
 
     def predict(self, X) -> np.ndarray:
+        """Threshold 0.5 on :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : list, array or DataFrame
+            What the base models take.
+
+        Returns
+        -------
+        array (n, n_traits) of 0/1
+            "high" (1) where the probability is 0.5 or more.
+        """
         return (self.predict_proba(X) >= 0.5).astype(int)
 
 
@@ -647,6 +861,17 @@ class KerasTraitClassifier(BaseEstimator):
         return np.asarray(self.keras_.predict_proba(self._sequences(X)), dtype=np.float64)
 
     def predict(self, X) -> np.ndarray:
+        """Threshold 0.5 on :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : token lists, or a DataFrame with a ``tokens`` column
+
+        Returns
+        -------
+        array (n, n_traits) of 0/1
+            "high" (1) where the probability is 0.5 or more.
+        """
         return (self.predict_proba(X) >= 0.5).astype(int)
 
 
@@ -688,6 +913,16 @@ def describe(obj):
 
 def settings_hash(**settings) -> str:
     """A short stable hash of settings (:func:`describe`), to name a cache folder.
+
+    Parameters
+    ----------
+    **settings
+        Everything that changes the results (estimators, data size, folds).
+
+    Returns
+    -------
+    str
+        12 hex digits.
 
     >>> settings_hash(model=MajorityTraits(), n=10) == settings_hash(model=MajorityTraits(), n=10)
     True
