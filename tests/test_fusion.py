@@ -202,7 +202,7 @@ def test_select_balance_and_corrupt():
 
 def test_modality_dropout_layer_drops_one_whole_modality_in_training_only():
     pytest.importorskip("keras")
-    _, ModalityDropout = av._keras_layers()
+    _, ModalityDropout = av.keras_layers()
     layer = ModalityDropout(0.5, seed=0)
     a, b = np.ones((2000, 3), np.float32), np.ones((2000, 2), np.float32)
     out_a, out_b = (np.asarray(t) for t in layer([a, b], training=True))

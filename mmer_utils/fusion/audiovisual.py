@@ -439,8 +439,15 @@ class ValidationSearch(ClassifierMixin, BaseEstimator):
 # --------------------------------------------------------------------------- Keras fusion networks
 
 
-def _keras_layers():
-    """Custom layers, defined on first use so that importing this module does not import Keras."""
+def keras_layers():
+    """The fusion networks' custom layers, defined on first use so that importing this module does not import Keras.
+
+    Returns
+    -------
+    (SliceColumns, ModalityDropout)
+        Keras layer classes: one modality's columns of the fused vector, and the dropout of
+        a whole modality at training time.
+    """
     import keras
     from keras import ops
 
@@ -549,7 +556,7 @@ def build_fusion_net(blocks: dict, n_classes: int, *, fusion: str = "concat", un
         raise FusionInputError(f"fusion must be 'concat' or 'attention', got {fusion!r}")
     if value_from not in ("key", "query"):
         raise FusionInputError(f"value_from must be 'key' or 'query', got {value_from!r}")
-    SliceColumns, ModalityDropout = _keras_layers()
+    SliceColumns, ModalityDropout = keras_layers()
     names = list(blocks)
     d = n_features if n_features is not None else max(end for _, end in blocks.values())
     reg = regularizers.L2(l2) if l2 else None

@@ -600,7 +600,8 @@ class StackedTraits(BaseEstimator):
         return np.column_stack([m.predict_proba(X) for m in self.base_models_.values()])
 
     def fit(self, X, Y):
-        """Out-of-fold probabilities of every base model, the per-trait logistic regressions on them, then the bases refitted on all rows.
+        """Out-of-fold probabilities of every base model, per-trait logistic regressions on them, then
+        the base models refitted on all rows.
 
         Parameters
         ----------
