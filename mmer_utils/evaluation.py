@@ -387,6 +387,21 @@ class FoldResults:
         return s
 
 
+def recall_table(results: dict) -> pd.DataFrame:
+    """Per-class recall of several runs side by side (rows: classes, columns: runs).
+
+    Parameters
+    ----------
+    results : dict name -> FoldResults
+
+    Returns
+    -------
+    DataFrame
+        One column per run, from :meth:`FoldResults.per_class_recall`.
+    """
+    return pd.DataFrame({name: res.per_class_recall() for name, res in results.items()})
+
+
 HEADLINE = ("accuracy", "macro_f1", "uar")
 
 

@@ -139,3 +139,13 @@ def test_pooled_results_keep_labels_longer_than_any_true_label():
     res = evaluation.pooled_results("toy", [{"fold": fold, "proba": np.array([[0.2, 0.8]]), "fit_seconds": 0.0}],
                                     y, labels=["sad", "surprised"])
     assert res.y_pred.tolist() == ["surprised"] and res.pooled["accuracy"] == 0.0
+
+
+def test_recall_table_puts_runs_side_by_side():
+    y = np.array(["a", "b", "a", "b"])
+    fold = evaluation.Fold(0, np.array([0]), np.array([1, 2, 3]))
+    runs = {name: evaluation.pooled_results("toy", [{"fold": fold, "pred": pred, "fit_seconds": 0.0}], y,
+                                            labels=["a", "b"])
+            for name, pred in {"right": np.array(["b", "a", "b"]), "all a": np.array(["a", "a", "a"])}.items()}
+    table = evaluation.recall_table(runs)
+    assert table.to_dict() == {"right": {"a": 1.0, "b": 1.0}, "all a": {"a": 1.0, "b": 0.0}}

@@ -46,6 +46,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import config
 from ..evaluation import Fold, FoldResults, headline_scores, pooled_results, run_folds
+from ..evaluation import recall_table  # noqa: F401 (the notebooks call av.recall_table)
 from ..labels import RAVDESS
 from ..splits import actor_folds, iter_actor_splits
 from .stacking import AveragingEnsemble, FusionInputError, StackingEnsemble, fit_one
@@ -1019,18 +1020,6 @@ def results_table(results: dict[str, FusionResults]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("method")
 
 
-def recall_table(results: dict[str, FusionResults]) -> pd.DataFrame:
-    """Per-emotion recall (rows: emotions, columns: methods).
-
-    Parameters
-    ----------
-    results : dict name -> FoldResults
-
-    Returns
-    -------
-    DataFrame
-    """
-    return pd.DataFrame({name: res.per_class_recall() for name, res in results.items()})
 
 
 def robustness_table(results: dict[str, FusionResults], metric: str = "accuracy") -> pd.DataFrame:
