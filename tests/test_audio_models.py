@@ -284,3 +284,11 @@ def test_bench_helpers_average_and_restrict_runs():
     assert audio_deep.merge({"estimator": {"kind": "cnn2d", "epochs": 5}, "wave_copies": 1},
                             {"estimator": {"epochs": 2}}) == {"estimator": {"kind": "cnn2d", "epochs": 2},
                                                               "logmel": {}, "wave_copies": 1}
+
+
+def test_a_fold_left_without_training_actors_is_one_clear_error():
+    actors = np.repeat(np.arange(1, 25), 4)
+    y = np.array(["happy", "sad", "angry", "neutral"] * 24)
+    with pytest.raises(ValueError, match="fold 1: none of train_actors"):  # 5, 6, 17, 18 validate fold 1
+        models.train_eval_actor_folds(_CountingModel, np.zeros((96, 1)), y, actors, folds=[0, 1],
+                                      train_actors=[5, 6, 17, 18], progress=False)

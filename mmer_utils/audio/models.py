@@ -496,6 +496,8 @@ def train_eval_actor_folds(make_estimator, X, y, actors, *, folds: Sequence[int]
     if train_actors is not None:
         for f in splits:
             f.train = f.train[np.isin(actors[f.train], list(train_actors))]
+            if not len(f.train):
+                raise ValueError(f"fold {f.fold}: none of train_actors {sorted(train_actors)} is a training actor")
     protocol = "speaker-independent actor folds" + (" (one model per group)" if by is not None else "")
     return _run(protocol, splits, make_estimator, X, y, groups=groups, by=by, extra_train=extra_train,
                 labels=labels, cache_dir=_folder(cache_dir), model_dir=_folder(model_dir),
