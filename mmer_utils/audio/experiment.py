@@ -241,7 +241,8 @@ def fold_result(y_true, proba, labels, *, fold: int, test_actors, index=None, hi
     per_fold = pd.DataFrame([{"fold": fold, "test_actors": ", ".join(str(a) for a in test_actors),
                               "n_train": n_train, "n_val": n_val, "n_test": len(y_true), **pooled,
                               "best_epoch": best_epoch, "fit_seconds": fit_seconds}])
-    return DeepFoldResults(protocol=PROTOCOL, per_fold=per_fold, pooled=pooled, y_true=y_true, y_pred=y_pred,
+    return DeepFoldResults(protocol="speaker-independent actor folds",  # as models.train_eval_actor_folds names it
+                           per_fold=per_fold, pooled=pooled, y_true=y_true, y_pred=y_pred,
                            index=np.arange(len(y_true)) if index is None else np.asarray(index),
                            fit_seconds=fit_seconds, labels=list(labels),
                            proba=proba, histories=[history or {}])
@@ -296,6 +297,7 @@ def published_predictions(name: str, df, *, folds=None, n_clips: int = 1440, pro
     from . import models, spectrogram
     from ..datasets.download import sha256sum
     from ..errors import ChecksumError
+    from ..training import QuietRetracing
 
     s = MODELS[name]
     rows = []
@@ -316,7 +318,8 @@ def published_predictions(name: str, df, *, folds=None, n_clips: int = 1440, pro
             model = est.build_fn(tuple(Xt.shape[1:]), len(saved["classes"]))
             with np.load(path, allow_pickle=False) as w:
                 model.set_weights([w[k] for k in sorted(w.files)])
-            proba = model.predict(Xt, batch_size=32, verbose=0)
+            with QuietRetracing():  # a new network per fold: Keras' retracing warning says nothing here
+                proba = model.predict(Xt, batch_size=32, verbose=0)
             rows.append(pd.DataFrame({"fold": run["fold"], "actor": test.actor.to_numpy(),
                                       "y_true": test.emotion.to_numpy(),
                                       "y_pred": np.asarray(saved["classes"], dtype=object)[proba.argmax(axis=1)]}))
