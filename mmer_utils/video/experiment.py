@@ -223,7 +223,8 @@ def what_went_wrong(check: dict, history: dict | None = None, *, names=FER2013) 
     top = names[check["top"]]
     if check["collapsed"]:
         out.append(f"collapse: {check['top_share']:.0%} of the predictions are '{top}' "
-                   f"({check['n_predicted']} classes predicted at all): the network has not learned to tell the faces apart")
+                   f"({check['n_predicted']} {'class' if check['n_predicted'] == 1 else 'classes'} predicted at all): "
+                   "the network has not learned to tell the faces apart")
     elif check["n_predicted"] < len(check["counts"]):
         out.append(f"{check['n_predicted']} of {len(check['counts'])} classes are ever predicted; "
                    f"'{top}' takes {check['top_share']:.0%} of the answers")
