@@ -463,6 +463,48 @@ class _Ensemble(ClassifierMixin, BaseEstimator):
     def _base_probas(self, X) -> list[np.ndarray]:
         return [_aligned_proba(est, X, self.classes_) for est in self.estimators_]
 
+    def fit(self, X, y, groups=None, validation_data=None):
+        """Fit the base learners on all rows and the way they are combined (see the class).
+
+        Parameters
+        ----------
+        X : array (n, ...)
+            What the base learners take.
+        y : array (n,)
+            Labels.
+        groups : array (n,) or None
+            Passed on to base learners whose ``fit`` takes them (and, for stacking, the
+            out-of-fold splits become ``GroupKFold`` over them).
+        validation_data : (X_val, y_val) or None
+            Passed on to base learners whose ``fit`` takes it (e.g. Keras early stopping);
+            ``AveragingEnsemble(weights="validation")`` also learns its weights on it.
+
+        Returns
+        -------
+        self
+        """
+        _check_estimators(self.estimators, type(self).__name__)
+        X, y = self._validate(X, y)
+        self.classes_ = np.unique(y)
+        return self._fit(X, y, groups, validation_data)
+
+    def predict_proba(self, X):
+        """The base learners' probabilities, combined.
+
+        Parameters
+        ----------
+        X : array (n, ...)
+            What the base learners take.
+
+        Returns
+        -------
+        array (n, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        check_is_fitted(self, "estimators_")
+        X = self._validate(X, reset=False)
+        return self._combine(self._base_probas(X), X)
+
     def predict(self, X):
         proba = self.predict_proba(X)  # first: raises NotFittedError before classes_ is looked up
         return self.classes_[np.argmax(proba, axis=1)]
@@ -505,31 +547,10 @@ class AveragingEnsemble(_Ensemble):
         self.rule = rule
         self.weights = weights
 
-    def fit(self, X, y, groups=None, validation_data=None):
-        """Fit every base learner on all rows (and, with ``weights="validation"``, the weights).
-
-        Parameters
-        ----------
-        X : array (n, ...)
-            What the base learners take.
-        y : array (n,)
-            Labels.
-        groups : array (n,) or None
-            Passed on to base learners whose ``fit`` takes them.
-        validation_data : (X_val, y_val) or None
-            Passed on to base learners whose ``fit`` takes it (e.g. Keras early stopping); with
-            ``weights="validation"`` it also learns the weights.
-
-        Returns
-        -------
-        self
-        """
-        _check_estimators(self.estimators, "AveragingEnsemble")
+    def _fit(self, X, y, groups, validation_data):
         if self.voting not in ("soft", "hard") or self.rule not in ("mean", "product"):
             raise FusionInputError(f"AveragingEnsemble: voting must be 'soft'/'hard' and rule 'mean'/'product', "
                                    f"got {self.voting!r}, {self.rule!r}")
-        X, y = self._validate(X, y)
-        self.classes_ = np.unique(y)
         self.estimators_ = [fit_one(clone(est), X, y, groups=groups, validation_data=validation_data)
                             for _, est in self.estimators]
         if isinstance(self.weights, str):
@@ -545,22 +566,7 @@ class AveragingEnsemble(_Ensemble):
             self.weights_ = _check_weights(self.weights, len(self.estimators_))
         return self
 
-    def predict_proba(self, X):
-        """The base learners' probabilities combined by ``rule`` (or one-hot majority votes).
-
-        Parameters
-        ----------
-        X : array (n, ...)
-            What the base learners take.
-
-        Returns
-        -------
-        array (n, n_classes)
-            Columns in the order of ``classes_``.
-        """
-        check_is_fitted(self, "estimators_")
-        X = self._validate(X, reset=False)
-        probas = self._base_probas(X)
+    def _combine(self, probas, X):
         if self.voting == "hard":
             return np.eye(len(self.classes_))[vote(probas, self.weights_)]
         return average_probas(probas, self.weights_, rule=self.rule)
@@ -626,28 +632,7 @@ class StackingEnsemble(_Ensemble):
             Z = np.hstack([Z, np.asarray(X, dtype=np.float64).reshape(len(X), -1)])
         return Z
 
-    def fit(self, X, y, groups=None, validation_data=None):
-        """Out-of-fold probabilities, the meta-learner on them, then every base learner refitted on all rows.
-
-        Parameters
-        ----------
-        X : array (n, ...)
-            What the base learners take.
-        y : array (n,)
-            Labels.
-        groups : array (n,) or None
-            Passed on to base learners whose ``fit`` takes them; they also make the
-            out-of-fold splits ``GroupKFold``.
-        validation_data : (X_val, y_val) or None
-            Passed on to base learners whose ``fit`` takes it (e.g. Keras early stopping) in the final refit.
-
-        Returns
-        -------
-        self
-        """
-        _check_estimators(self.estimators, "StackingEnsemble")
-        X, y = self._validate(X, y)
-        self.classes_ = np.unique(y)
+    def _fit(self, X, y, groups, validation_data):
         if len(self.classes_) < 2:
             raise FusionInputError("StackingEnsemble needs at least 2 classes in y, got one class")
         k = len(self.classes_)
@@ -666,22 +651,8 @@ class StackingEnsemble(_Ensemble):
                             for _, est in self.estimators]
         return self
 
-    def predict_proba(self, X):
-        """The meta-learner's probabilities on the base learners' probabilities.
-
-        Parameters
-        ----------
-        X : array (n, ...)
-            What the base learners take.
-
-        Returns
-        -------
-        array (n, n_classes)
-            Columns in the order of ``classes_``.
-        """
-        check_is_fitted(self, "estimators_")
-        X = self._validate(X, reset=False)
-        Z = self._meta_features(self._base_probas(X), X)
+    def _combine(self, probas, X):
+        Z = self._meta_features(probas, X)
         p = self.final_estimator_.predict_proba(Z)
         own = np.asarray(self.final_estimator_.classes_)
         if np.array_equal(own, self.classes_):

@@ -573,7 +573,69 @@ class TraitClassifier(BaseEstimator):
         return np.column_stack([np.asarray(est.predict(Z)).astype(int) for est in self.estimators_])
 
 
-class StackedTraits(BaseEstimator):
+class TraitEnsemble(BaseEstimator):
+    """What :class:`StackedTraits` and :class:`AveragedTraits` share: base models fitted on
+    all the training rows, a combination of their probabilities, a 0.5 threshold.
+
+    Subclasses set ``base_models`` in ``__init__`` and define ``_fit_combiner(X, Y)`` (what
+    is learnt besides the base models) and ``_combine(probas)`` (a list of the base models'
+    ``(n, n_traits)`` probabilities -> one ``(n, n_traits)``).
+    """
+
+    def fit(self, X, Y):
+        """Fit the combination (see the class), then every base model on all the training rows.
+
+        Parameters
+        ----------
+        X : list, array or DataFrame
+            What the base models take.
+        Y : array (n, n_traits) of 0/1
+            One column per trait (1: "high").
+
+        Returns
+        -------
+        self
+        """
+        if not self.base_models:
+            raise ValueError(f"{type(self).__name__} needs base_models")
+        Y = _as_2d_labels(Y)
+        self._fit_combiner(X, Y)
+        self.base_models_ = {name: clone(model).fit(X, Y) for name, model in self.base_models.items()}
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """The combined probabilities of the base models.
+
+        Parameters
+        ----------
+        X : list, array or DataFrame
+            What the base models take.
+
+        Returns
+        -------
+        array (n, n_traits)
+            Probability of "high" for each trait.
+        """
+        check_is_fitted(self)
+        return self._combine([m.predict_proba(X) for m in self.base_models_.values()])
+
+    def predict(self, X) -> np.ndarray:
+        """Threshold 0.5 on :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : list, array or DataFrame
+            What the base models take.
+
+        Returns
+        -------
+        array (n, n_traits) of 0/1
+            "high" (1) where the probability is 0.5 or more.
+        """
+        return (self.predict_proba(X) >= 0.5).astype(int)
+
+
+class StackedTraits(TraitEnsemble):
     """Stacking: one logistic regression per trait on several base models' probabilities.
 
     In ``fit``, each base model is cross-validated **inside the training rows**
@@ -596,29 +658,9 @@ class StackedTraits(BaseEstimator):
         self.cv = cv
         self.seed = seed
 
-    def _meta(self, X) -> np.ndarray:
-        return np.column_stack([m.predict_proba(X) for m in self.base_models_.values()])
-
-    def fit(self, X, Y):
-        """Out-of-fold probabilities of every base model, per-trait logistic regressions on them, then
-        the base models refitted on all rows.
-
-        Parameters
-        ----------
-        X : list, array or DataFrame
-            What the base models take.
-        Y : array (n, n_traits) of 0/1
-            One column per trait (1: "high").
-
-        Returns
-        -------
-        self
-        """
+    def _fit_combiner(self, X, Y):
         from sklearn.linear_model import LogisticRegression
 
-        if not self.base_models:
-            raise ValueError("StackedTraits needs base_models")
-        Y = _as_2d_labels(Y)
         n = len(Y)
         blocks = []
         for model in self.base_models.values():
@@ -627,44 +669,14 @@ class StackedTraits(BaseEstimator):
                 oof[va] = clone(model).fit(take(X, tr), Y[tr]).predict_proba(take(X, va))
             blocks.append(oof)
         meta = np.column_stack(blocks)
-        self.base_models_ = {name: clone(model).fit(X, Y) for name, model in self.base_models.items()}
         self.final_ = [LogisticRegression(C=self.C, max_iter=1000).fit(meta, Y[:, j]) for j in range(Y.shape[1])]
-        return self
 
-    def predict_proba(self, X) -> np.ndarray:
-        """The final logistic regressions on the base models' probabilities.
-
-        Parameters
-        ----------
-        X : list, array or DataFrame
-            What the base models take.
-
-        Returns
-        -------
-        array (n, n_traits)
-            Probability of "high" for each trait.
-        """
-        check_is_fitted(self)
-        meta = self._meta(X)
+    def _combine(self, probas) -> np.ndarray:
+        meta = np.column_stack(probas)
         return np.column_stack([f.predict_proba(meta)[:, 1] for f in self.final_])
 
-    def predict(self, X) -> np.ndarray:
-        """Threshold 0.5 on :meth:`predict_proba`.
 
-        Parameters
-        ----------
-        X : list, array or DataFrame
-            What the base models take.
-
-        Returns
-        -------
-        array (n, n_traits) of 0/1
-            "high" (1) where the probability is 0.5 or more.
-        """
-        return (self.predict_proba(X) >= 0.5).astype(int)
-
-
-class AveragedTraits(BaseEstimator):
+class AveragedTraits(TraitEnsemble):
     """Soft voting: the mean of several base models' probabilities of "high", per trait.
 
     Each base model is fitted on all the training rows (with its own inner search);
@@ -681,56 +693,11 @@ class AveragedTraits(BaseEstimator):
     def __init__(self, base_models: Mapping | None = None):
         self.base_models = base_models
 
-    def fit(self, X, Y):
-        """Fit every base model on all the training rows.
+    def _fit_combiner(self, X, Y):
+        pass  # nothing to learn: the mean has no weights
 
-        Parameters
-        ----------
-        X : list, array or DataFrame
-            What the base models take.
-        Y : array (n, n_traits) of 0/1
-            One column per trait (1: "high").
-
-        Returns
-        -------
-        self
-        """
-        if not self.base_models:
-            raise ValueError("AveragedTraits needs base_models")
-        Y = _as_2d_labels(Y)
-        self.base_models_ = {name: clone(model).fit(X, Y) for name, model in self.base_models.items()}
-        return self
-
-    def predict_proba(self, X) -> np.ndarray:
-        """The mean of the base models' probabilities.
-
-        Parameters
-        ----------
-        X : list, array or DataFrame
-            What the base models take.
-
-        Returns
-        -------
-        array (n, n_traits)
-            Probability of "high" for each trait.
-        """
-        check_is_fitted(self)
-        return np.mean([m.predict_proba(X) for m in self.base_models_.values()], axis=0)
-
-    def predict(self, X) -> np.ndarray:
-        """Threshold 0.5 on :meth:`predict_proba`.
-
-        Parameters
-        ----------
-        X : list, array or DataFrame
-            What the base models take.
-
-        Returns
-        -------
-        array (n, n_traits) of 0/1
-            "high" (1) where the probability is 0.5 or more.
-        """
-        return (self.predict_proba(X) >= 0.5).astype(int)
+    def _combine(self, probas) -> np.ndarray:
+        return np.mean(probas, axis=0)
 
 
 class KerasTraitClassifier(BaseEstimator):
