@@ -403,7 +403,25 @@ class Word2VecDocFeatures(TransformerMixin, BaseEstimator):
 # --------------------------------------------------------------------------- models
 
 
-class MajorityTraits(BaseEstimator):
+class ThresholdTraits:
+    """``predict``: "high" (1) where ``predict_proba`` gives 0.5 or more, for every trait model."""
+
+    def predict(self, X) -> np.ndarray:
+        """Threshold 0.5 on :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : list, array or DataFrame
+            What the model takes.
+
+        Returns
+        -------
+        array (n, n_traits) of 0/1
+        """
+        return (self.predict_proba(X) >= 0.5).astype(int)
+
+
+class MajorityTraits(ThresholdTraits, BaseEstimator):
     """Always answer each trait's most frequent training label: the floor to beat."""
 
     def fit(self, X, Y):
@@ -440,22 +458,6 @@ class MajorityTraits(BaseEstimator):
         """
         check_is_fitted(self)
         return np.tile(self.rate_, (len(X), 1))
-
-    def predict(self, X) -> np.ndarray:
-        """The majority label of each trait for every row.
-
-        Parameters
-        ----------
-        X : sequence
-            Only its length counts.
-
-        Returns
-        -------
-        array (n, n_traits) of 0/1
-            "high" (1) where the probability is 0.5 or more.
-        """
-        check_is_fitted(self)
-        return np.tile(self.majority_, (len(X), 1))
 
 
 class TraitClassifier(BaseEstimator):
@@ -573,7 +575,7 @@ class TraitClassifier(BaseEstimator):
         return np.column_stack([np.asarray(est.predict(Z)).astype(int) for est in self.estimators_])
 
 
-class TraitEnsemble(BaseEstimator):
+class TraitEnsemble(ThresholdTraits, BaseEstimator):
     """What :class:`StackedTraits` and :class:`AveragedTraits` share: base models fitted on
     all the training rows, a combination of their probabilities, a 0.5 threshold.
 
@@ -618,21 +620,6 @@ class TraitEnsemble(BaseEstimator):
         """
         check_is_fitted(self)
         return self._combine([m.predict_proba(X) for m in self.base_models_.values()])
-
-    def predict(self, X) -> np.ndarray:
-        """Threshold 0.5 on :meth:`predict_proba`.
-
-        Parameters
-        ----------
-        X : list, array or DataFrame
-            What the base models take.
-
-        Returns
-        -------
-        array (n, n_traits) of 0/1
-            "high" (1) where the probability is 0.5 or more.
-        """
-        return (self.predict_proba(X) >= 0.5).astype(int)
 
 
 class StackedTraits(TraitEnsemble):
@@ -700,7 +687,7 @@ class AveragedTraits(TraitEnsemble):
         return np.mean(probas, axis=0)
 
 
-class KerasTraitClassifier(BaseEstimator):
+class KerasTraitClassifier(ThresholdTraits, BaseEstimator):
     """A Keras multi-label model (one sigmoid per trait) on clean token lists.
 
     Everything is learnt from the training rows in ``fit``: the vocabulary
@@ -827,20 +814,6 @@ class KerasTraitClassifier(BaseEstimator):
         """
         check_is_fitted(self)
         return np.asarray(self.keras_.predict_proba(self._sequences(X)), dtype=np.float64)
-
-    def predict(self, X) -> np.ndarray:
-        """Threshold 0.5 on :meth:`predict_proba`.
-
-        Parameters
-        ----------
-        X : token lists, or a DataFrame with a ``tokens`` column
-
-        Returns
-        -------
-        array (n, n_traits) of 0/1
-            "high" (1) where the probability is 0.5 or more.
-        """
-        return (self.predict_proba(X) >= 0.5).astype(int)
 
 
 # --------------------------------------------------------------------------- protocol
