@@ -261,6 +261,7 @@ class BalanceBlocks(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array (n, n_features)
+            Standardised columns, as wide as in ``fit``.
 
         Returns
         -------
@@ -413,6 +414,7 @@ class ValidationSearch(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array (n, n_features)
+            The rows to classify, in the columns the estimator was fitted on.
 
         Returns
         -------
@@ -423,15 +425,16 @@ class ValidationSearch(ClassifierMixin, BaseEstimator):
         return self.best_estimator_.predict_proba(X)
 
     def predict(self, X):
-        """The chosen model's labels.
+        """The chosen model's labels (its own ``predict``, not always the argmax of its probabilities).
 
         Parameters
         ----------
-        X : array (n, n_features)
+        X : as for :meth:`predict_proba`
 
         Returns
         -------
         array (n,)
+            Labels of ``classes_``.
         """
         check_is_fitted(self)
         return self.best_estimator_.predict(X)
@@ -728,6 +731,7 @@ class FusionNet(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array (n, n_features)
+            The fused matrix.
 
         Returns
         -------

@@ -563,8 +563,7 @@ class TraitClassifier(BaseEstimator):
 
         Parameters
         ----------
-        X : list of str, token lists or DataFrame
-            The essays, as the model's ``features`` read them.
+        X : as for :meth:`predict_proba`
 
         Returns
         -------
