@@ -34,10 +34,21 @@ CHAPTER = "audio"
 def _records(name: str, res, protocol: str, command: str, settings: dict) -> list[BenchRecord]:
     extra = {"per_fold_accuracy": [round(float(a), 4) for a in res.per_fold["accuracy"]],
              "per_fold_seconds": [round(float(s), 1) for s in res.per_fold["fit_seconds"]],
-             "best_epochs": [b for b in res.per_fold["best_epoch"]], "settings": settings}
+             "best_epochs": [b for b in res.per_fold["best_epoch"]], **training_effort(res),
+             "settings": settings}
     return [BenchRecord(CHAPTER, name, protocol, "test", metric, float(res.pooled[metric]), res.fit_seconds,
                         command, extra=extra)
             for metric in ("accuracy", "macro_f1", "uar")]
+
+
+def training_effort(res) -> dict:
+    """Epochs trained (every model of every fold, early-stopped ones included) and CPU hours:
+    the wall-clock hours of training on the recorded machine, which has no GPU."""
+    epochs = [len(h.get("loss", [])) for h in getattr(res, "histories", None) or []]
+    out = {"cpu_hours": round(float(res.fit_seconds) / 3600, 2)}
+    if epochs:
+        out["epochs"] = int(sum(epochs))
+    return out
 
 
 def _fold_names(folds) -> str:
