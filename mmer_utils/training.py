@@ -336,7 +336,8 @@ def plot_history(history, *, metrics: Sequence[str] = ("loss", "accuracy"), axes
     """Training and validation curves of a Keras ``History`` (or its ``.history`` dict).
 
     The best validation-loss epoch is marked: the weights the model keeps with
-    :func:`standard_callbacks`.
+    :func:`standard_callbacks`. Epochs are numbered from 1 and ticked at whole numbers only
+    (no "epoch 1.5" on a short run).
 
     Parameters
     ----------
@@ -354,6 +355,7 @@ def plot_history(history, *, metrics: Sequence[str] = ("loss", "accuracy"), axes
     array of matplotlib axes
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     hist = history.history if hasattr(history, "history") else dict(history)
     metrics = [m for m in metrics if m in hist]
@@ -368,6 +370,7 @@ def plot_history(history, *, metrics: Sequence[str] = ("loss", "accuracy"), axes
             ax.plot(epochs, hist[f"val_{m}"], label="validation")
         if best is not None:
             ax.axvline(best + 1, color="grey", ls="--", lw=1, label="best epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_xlabel("epoch")
         ax.set_ylabel(m)
         ax.legend(fontsize=8)

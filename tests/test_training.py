@@ -143,6 +143,22 @@ def test_plot_history_marks_the_best_epoch():
     assert any(line.get_xdata()[0] == 2 for line in axes[0].get_lines() if line.get_linestyle() == "--")
 
 
+def test_plot_history_ticks_whole_epochs_from_1():
+    """Two epochs: matplotlib alone would tick 1.0, 1.2, ... 2.0; the curves start at epoch 1, not 0."""
+    import matplotlib.pyplot as plt
+
+    axes = training.plot_history({"loss": [1.0, 0.8], "val_loss": [1.1, 0.9]}, metrics=("loss",))
+    ax = axes[0]
+    ax.figure.canvas.draw()
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+    assert ticks == [1, 2]
+    labels = [t.get_text().replace("\N{MINUS SIGN}", "-") for t in ax.get_xticklabels() if lo <= t.get_position()[0] <= hi]
+    assert labels == ["1", "2"]
+    assert list(ax.get_lines()[0].get_xdata()) == [1, 2]
+    plt.close(ax.figure)
+
+
 def test_keras_estimator_with_a_checkpoint_dir_resumes_and_keeps_string_labels(tmp_path):
     X, y = _blobs(96)
     labels = np.array([{"a": "calm", "b": "happy", "c": "sad"}[v] for v in y])
