@@ -228,17 +228,83 @@ def setup_notebook() -> None:
 
     Importing :mod:`mmer_utils` changes nothing; this call, explicitly, (1) shows the package's
     errors as one line in IPython (:func:`short_errors_in_notebooks`), (2) points NLTK at
-    ``<data root>/nltk_data`` (:func:`setup_nltk`) and (3) registers the cell magic ``%%needs``
+    ``<data root>/nltk_data`` (:func:`setup_nltk`), (3) registers the cell magic ``%%needs``
     (:func:`register_needs_magic`) with which a notebook skips the cells whose data set is
-    missing. Outside IPython only (2) applies. Returns None, so that the setup cell shows nothing.
+    missing and (4) keeps TensorFlow's C++ log lines off the page (:func:`quiet_tensorflow_logs`).
+    Outside IPython only (2) and (4) apply. Returns None, so that the setup cell shows nothing.
 
     >>> setup_notebook()
     """
     setup_nltk()
     short_errors_in_notebooks()
     register_needs_magic()
+    quiet_tensorflow_logs()
     if os.environ.get("TQDM_DISABLE"):  # set by the course runner: a saved widget bar would read "0%"
         progress_bars_off()
+
+
+def quiet_tensorflow_logs() -> None:
+    """Keep TensorFlow's C++ log lines (oneDNN, CUDA drivers absent, cuInit...) out of this process's output.
+
+    A notebook kernel shows what the process writes to its standard error, so these lines
+    land under the first cell that imports Keras. This sets ``TF_CPP_MIN_LOG_LEVEL=3`` (TensorFlow
+    then logs nothing below a fatal error, also later ones such as "oneDNN supports DT_BOOL only
+    with AVX-512") and, because TensorFlow 2.21 prints its start-up lines whatever that variable
+    says, runs the first ``import tensorflow`` (wherever it happens: ``import keras``, a package
+    module) with file descriptor 2 pointed at ``/dev/null``. TensorFlow is not imported here: a
+    notebook without it pays nothing. Python's errors and warnings are not affected. Nothing is
+    hooked when TensorFlow is already imported. To see the lines again, set
+    ``os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"`` after this call and before TensorFlow's import.
+
+    >>> quiet_tensorflow_logs()
+    >>> os.environ["TF_CPP_MIN_LOG_LEVEL"]
+    '3'
+    """
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    if "tensorflow" in sys.modules or any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
+        return
+    sys.meta_path.insert(0, _QuietTensorFlowImport())
+
+
+@contextmanager
+def _native_stderr_off() -> Iterator[None]:
+    """File descriptor 2 (where C++ code writes) to /dev/null for the block; Python's ``sys.stderr`` object stays."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+class _QuietTensorFlowImport:
+    """An import hook (``sys.meta_path``) that runs the first import of ``tensorflow`` in :func:`_native_stderr_off`."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "tensorflow":
+            return None
+        sys.meta_path.remove(self)  # once: the next import finds the module already loaded
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            spec = find(fullname, path, target) if find else None
+            if spec is not None:
+                break
+        else:
+            return None  # not installed: the import fails as it would have
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            run = spec.loader.exec_module
+
+            def quiet_exec_module(module):
+                with _native_stderr_off():
+                    run(module)
+
+            spec.loader.exec_module = quiet_exec_module  # this module's own loader object: nothing else changes
+        return spec
 
 
 def progress_bars_off() -> None:

@@ -2,6 +2,10 @@
 
 import json
 import math
+import os
+import re
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -56,6 +60,18 @@ def cell_errors(executed) -> list[str]:
             if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
 
 
+# a C++ log line of TensorFlow (absl/glog: "I0000 00:00:1796245287.49 8308 port.cc:153] oneDNN ..."), or absl's banner
+NATIVE_LOG = re.compile(r"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.-]+:\d+\]|WARNING: All log messages before absl)", re.M)
+
+
+def native_log_lines(executed) -> list[str]:
+    """``"cell N: line"`` for every TensorFlow C++ log line in the standard-error outputs of an executed notebook
+    (:func:`mmer_utils.config.setup_notebook` keeps them off the page)."""
+    return [f"cell {i}: {line}" for i, c in enumerate(executed.cells) if c.cell_type == "code"
+            for o in c.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == "stderr"
+            for line in "".join(o.get("text", "")).splitlines() if NATIVE_LOG.match(line)]
+
+
 def skipped(cell) -> bool:
     """True for a ``%%needs`` cell that printed that its data set is missing (and ran nothing)."""
     return any(o.get("output_type") == "stream" and "".join(o.get("text", "")).startswith("skipped: this cell needs")
@@ -99,6 +115,7 @@ def test_notebook_runs_end_to_end_in_quick_mode(path, tmp_path, monkeypatch):
     executed = nbformat.read(out, as_version=4)
     assert any(c.get("outputs") for c in executed.cells if c.cell_type == "code")
     assert not cell_errors(executed), f"{rel}: cells with errors: {cell_errors(executed)}"
+    assert not native_log_lines(executed), f"{rel}: TensorFlow's C++ log lines on the page: {native_log_lines(executed)}"
     problems = metric_problems(executed, rel, metrics)
     assert not problems, f"{rel}: {problems}"
 
@@ -155,6 +172,32 @@ def test_cell_errors_are_found_in_an_executed_notebook():
         new_output("stream", name="stdout", text="before\n"),
         new_output("error", ename="ZeroDivisionError", evalue="division by zero", traceback=["..."])]))
     assert cell_errors(broken) == ["cell 1: ZeroDivisionError: division by zero"]
+
+
+def test_native_log_lines_are_found_in_stderr_outputs():
+    tf_start = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+                "I0000 00:00:1796245287.492462    8308 port.cc:153] oneDNN custom operations are on.\n")
+    noisy = _executed(("import keras", [new_output("stream", name="stderr", text=tf_start)]),
+                      ("fit()", [new_output("stream", name="stderr", text="E0000 00:00:1796247611.246201   27765 "
+                                            "util.cc:131] oneDNN supports DT_BOOL only on platforms with AVX-512.\n")]))
+    assert [line.split(":")[0] for line in native_log_lines(noisy)] == ["cell 0", "cell 0", "cell 1"]
+    clean = _executed(("print(1)", [new_output("stream", name="stdout", text="I0000 00:00:1.0 1 a.cc:1] in stdout\n")]),
+                      ("warn()", [new_output("stream", name="stderr", text="UserWarning: E0000 is not at the start\n")]))
+    assert native_log_lines(clean) == []
+
+
+def test_setup_notebook_keeps_tensorflow_start_up_lines_off_stderr(tmp_path):
+    """The first TensorFlow import after setup_notebook (here through keras), then a first operation: no C++ lines."""
+    code = ("import mmer_utils; mmer_utils.setup_notebook()\n"
+            "import keras, tensorflow as tf\n"
+            "tf.reduce_any(tf.constant([True, False])); print(float(tf.reduce_sum(tf.zeros((2,)) + 1)))\n"
+            "import sys; print('python stderr', file=sys.stderr)\n")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "2.0"
+    assert not NATIVE_LOG.search(out.stderr), out.stderr
+    assert "python stderr" in out.stderr  # the process's standard error works again after the import
 
 
 def test_metric_problems_need_finite_metrics_from_notebooks_that_record_them(tmp_path, monkeypatch):
