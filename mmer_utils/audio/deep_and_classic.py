@@ -174,6 +174,9 @@ def stack_across_folds(members: Sequence[FoldResults], *, C: float = 1.0, seed: 
     Z = np.hstack([np.log(np.clip(p, 1e-6, 1.0)) for p in probas])
     y = np.asarray(first.y_true).astype(str)
     folds = _fold_of_rows(first)
+    if len(np.unique(folds)) < 2:
+        raise ValueError("stacking across folds needs the members' predictions on two folds or more "
+                         "(the meta-learner of each fold learns on the others)")
     labels = [str(c) for c in first.labels]
     proba = np.zeros_like(probas[0])
     for f in np.unique(folds):

@@ -14,6 +14,7 @@ CHAPTERS: dict[str, str] = {
     "audio": "mmer_utils.bench.audio:run",  # both below, in one run
     "audio-classic": "mmer_utils.bench.audio_classic:run",  # features + SVM, openSMILE peer
     "audio-deep": "mmer_utils.bench.audio_deep:run",  # CNN-LSTM, 2-D CNN (resumable per fold)
+    "audio-stack": "mmer_utils.bench.audio_stack:run",  # deep + classic on the same folds (after audio-deep)
     "text": "mmer_utils.bench.text:run",  # both below, in one run
     "text-bigfive": "mmer_utils.bench.text_bigfive:run",  # Big Five, 10-fold CV per trait
     "text-emotion": "mmer_utils.bench.text_emotion:run",  # dair-ai and MELD
