@@ -51,6 +51,23 @@ def test_mini_xception_is_separable_residual_and_regularised():
     assert models.build_mini_xception(l2=0.0, augment=False).get_layer("block1_sep1").depthwise_regularizer is None
 
 
+@pytest.mark.parametrize("kind", ["mini_xception", "larger_cnn"])
+def test_bn_momentum_reaches_every_batchnorm_and_defaults_to_keras(kind):
+    import keras
+
+    build = models.BUILDERS[kind]
+    default = build(augment=False, **TINY[kind])
+    bns = [layer for layer in default.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert bns and all(layer.momentum == 0.99 for layer in bns)  # Keras' own default: saved models unchanged
+    plain = keras.layers.BatchNormalization().get_config()["momentum"]
+    assert plain == 0.99, "Keras changed its default BatchNorm momentum: the builders' default must follow"
+    quick = build(augment=False, bn_momentum=0.9, **TINY[kind])
+    assert all(layer.momentum == 0.9 for layer in quick.layers if isinstance(layer, keras.layers.BatchNormalization))
+    # nothing else changes: same layers, same weights
+    assert [layer.name for layer in quick.layers] == [layer.name for layer in default.layers]
+    assert quick.count_params() == default.count_params()
+
+
 def test_augmentation_changes_training_batches_only():
     import keras
 

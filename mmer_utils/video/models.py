@@ -181,7 +181,7 @@ def build_simple_cnn(input_shape=INPUT_SHAPE, n_classes: int = 7, *, filters: Se
 
 def build_mini_xception(input_shape=INPUT_SHAPE, n_classes: int = 7, *, base_filters: int = 8,
                         filters: Sequence[int] = (16, 32, 64, 128), l2: float = 0.01, dropout: float = 0.0,
-                        augment=True, name: str = "mini_xception"):
+                        bn_momentum: float = 0.99, augment=True, name: str = "mini_xception"):
     """Mini-XCeption (Arriaga et al. 2017): depthwise-separable convolutions + residual connections.
 
     Layout (layer names in brackets):
@@ -207,6 +207,10 @@ def build_mini_xception(input_shape=INPUT_SHAPE, n_classes: int = 7, *, base_fil
     filters : sequence of int
         Channels of each module.
     l2, dropout : float
+    bn_momentum : float
+        Momentum of the BatchNorm moving averages (used at prediction). Keras' 0.99 suits
+        long runs; a run of a few hundred steps needs less (e.g. 0.9, the notebook's quick
+        mode), or the averages keep their start values and the predictions collapse.
     augment, name
         As in :func:`build_simple_cnn`.
 
@@ -226,18 +230,18 @@ def build_mini_xception(input_shape=INPUT_SHAPE, n_classes: int = 7, *, base_fil
     inputs, x = _inputs(input_shape, augment)
     for i in (1, 2):
         x = layers.Conv2D(base_filters, 3, use_bias=False, kernel_regularizer=reg, name=f"base_conv{i}")(x)
-        x = layers.BatchNormalization(name=f"base_bn{i}")(x)
+        x = layers.BatchNormalization(momentum=bn_momentum, name=f"base_bn{i}")(x)
         x = layers.Activation("relu", name=f"base_relu{i}")(x)
     for k, f in enumerate(filters, start=1):
         residual = layers.Conv2D(f, 1, strides=2, padding="same", use_bias=False, name=f"block{k}_res_conv")(x)
-        residual = layers.BatchNormalization(name=f"block{k}_res_bn")(residual)
+        residual = layers.BatchNormalization(momentum=bn_momentum, name=f"block{k}_res_bn")(residual)
         x = layers.SeparableConv2D(f, 3, padding="same", use_bias=False, depthwise_regularizer=reg,
                                    pointwise_regularizer=reg, name=f"block{k}_sep1")(x)
-        x = layers.BatchNormalization(name=f"block{k}_bn1")(x)
+        x = layers.BatchNormalization(momentum=bn_momentum, name=f"block{k}_bn1")(x)
         x = layers.Activation("relu", name=f"block{k}_relu")(x)
         x = layers.SeparableConv2D(f, 3, padding="same", use_bias=False, depthwise_regularizer=reg,
                                    pointwise_regularizer=reg, name=f"block{k}_sep2")(x)
-        x = layers.BatchNormalization(name=f"block{k}_bn2")(x)
+        x = layers.BatchNormalization(momentum=bn_momentum, name=f"block{k}_bn2")(x)
         x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"block{k}_pool")(x)
         x = layers.Add(name=f"block{k}_add")([x, residual])
     if dropout:
@@ -250,7 +254,7 @@ def build_mini_xception(input_shape=INPUT_SHAPE, n_classes: int = 7, *, base_fil
 
 def build_larger_cnn(input_shape=INPUT_SHAPE, n_classes: int = 7, *, filters: Sequence[int] = (32, 64, 128, 256),
                      convs_per_block: int = 2, dense: int = 256, dropout: float = 0.25, head_dropout: float = 0.5,
-                     l2: float = 1e-4, augment=True, name: str = "larger_cnn"):
+                     l2: float = 1e-4, bn_momentum: float = 0.99, augment=True, name: str = "larger_cnn"):
     """VGG-style: per block, ``convs_per_block`` x (Conv 3x3 -> BN -> ReLU), MaxPool 2x2, Dropout;
     then global average pooling, Dense -> BN -> ReLU -> Dropout, softmax.
 
@@ -263,6 +267,8 @@ def build_larger_cnn(input_shape=INPUT_SHAPE, n_classes: int = 7, *, filters: Se
     convs_per_block, dense : int
     dropout, head_dropout, l2 : float
         Dropout after each block and before the softmax; L2 penalty of the kernels.
+    bn_momentum : float
+        Momentum of the BatchNorm moving averages (see :func:`build_mini_xception`).
     augment : bool or dict
         The augmentation layers (see :func:`build_simple_cnn`).
     name : str
@@ -283,13 +289,13 @@ def build_larger_cnn(input_shape=INPUT_SHAPE, n_classes: int = 7, *, filters: Se
     for b, f in enumerate(filters, start=1):
         for c in range(1, convs_per_block + 1):
             x = layers.Conv2D(f, 3, padding="same", use_bias=False, kernel_regularizer=reg, name=f"block{b}_conv{c}")(x)
-            x = layers.BatchNormalization(name=f"block{b}_bn{c}")(x)
+            x = layers.BatchNormalization(momentum=bn_momentum, name=f"block{b}_bn{c}")(x)
             x = layers.Activation("relu", name=f"block{b}_relu{c}")(x)
         x = layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
         x = layers.Dropout(dropout, name=f"block{b}_dropout")(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dense(dense, use_bias=False, kernel_regularizer=reg, name="dense")(x)
-    x = layers.BatchNormalization(name="dense_bn")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name="dense_bn")(x)
     x = layers.Activation("relu", name="dense_relu")(x)
     x = layers.Dropout(head_dropout, name="head_dropout")(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="emotion")(x)
