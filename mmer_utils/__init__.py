@@ -7,7 +7,8 @@ Sub-packages, one idea each: :mod:`mmer_utils.config` (data root, caches, seeds)
 records and RESULTS.md), :mod:`mmer_utils.course` (runs every notebook).
 
 Importing the package has no side effects. A notebook's setup cell calls
-:func:`setup_notebook` (one-line errors, the NLTK data folder, the ``%%needs`` cell magic).
+:func:`setup_notebook` (one-line errors, the NLTK data folder, the ``%%needs`` cell magic, TensorFlow's
+C++ log lines kept off the page).
 """
 
 __version__ = "0.1.0"
