@@ -79,7 +79,8 @@ def test_voice_cnn_lstm_matches_the_package(kwargs):
     assert_same_architecture(ns["cnn_lstm_model"](shape, 8, **kwargs), models.build_cnn_lstm(shape, 8, **kwargs))
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"base_filters": 4, "filters": (8, 16), "l2": 0.001}], ids=["full", "small"])
+@pytest.mark.parametrize("kwargs", [{}, {"base_filters": 4, "filters": (8, 16), "l2": 0.001, "bn_momentum": 0.9}],
+                         ids=["full", "small"])
 def test_mini_xception_matches_the_package(kwargs):
     from mmer_utils.video import models
 
