@@ -14,8 +14,9 @@ each model trains with an epoch checkpoint in ``models/checkpoints/audio_deep/<s
 of the settings>/`` (committed between working sessions), and a finished fold keeps there only
 its weights, scores and curves; its per-clip predictions are cached in ``build/cache`` (never
 committed) and rebuilt from the weights on a fresh machine. A rerun skips finished folds and
-continues an interrupted one from its last epoch. ``MMER_AUDIO_DEEP_ABLATIONS=0``
-skips the ablations; ``MMER_AUDIO_DEEP_ABLATION_FOLDS=0,1,2,3,4,5`` runs them on every fold.
+continues an interrupted one from its last epoch. ``MMER_AUDIO_DEEP_RANDOM=0`` skips the
+random split and ``MMER_AUDIO_DEEP_ABLATIONS=0`` the ablations (records of the parts that ran
+are saved, the others' earlier rows kept); ``MMER_AUDIO_DEEP_ABLATION_FOLDS=0,1,2,3,4,5`` runs them on every fold.
 """
 
 from __future__ import annotations
@@ -84,12 +85,15 @@ def run(full: bool, command: str) -> list[BenchRecord]:
 
     best = max(results, key=lambda n: results[n].pooled["accuracy"])
     best_settings = merge(MODELS[best], overrides)
-    if full:
+    if os.environ.get("MMER_AUDIO_DEEP_RANDOM", "1") == "0":
+        print("random split: skipped (MMER_AUDIO_DEEP_RANDOM=0)", flush=True)
+    elif full:
         res = evaluate_random(best, df=df, **best_settings)
+        records += _records(best, res, RANDOM_PROTOCOL, command, best_settings)
     else:  # the smoke run only checks that the random protocol runs, on a subset
         subset = df[df.actor.isin(QUICK["train_actors"] + [1, 2])].reset_index(drop=True)
         res = evaluate_random(best, df=subset, cache=False, **best_settings)
-    records += _records(best, res, RANDOM_PROTOCOL, command, best_settings)
+        records += _records(best, res, RANDOM_PROTOCOL, command, best_settings)
 
     if os.environ.get("MMER_AUDIO_DEEP_ABLATIONS", "1") != "0":
         env = os.environ.get("MMER_AUDIO_DEEP_ABLATION_FOLDS")
