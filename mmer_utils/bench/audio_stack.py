@@ -5,11 +5,13 @@
 clip features + logistic regression's test probabilities on the same six speaker-independent
 folds (:func:`mmer_utils.audio.deep_and_classic.classic_fold_probas`) and records
 
-* each member alone, on exactly the same clips;
 * the soft vote of each deep model with the classic one, and of all three
   (:func:`~mmer_utils.audio.deep_and_classic.soft_vote`: nothing fitted, leak-free);
 * the same members stacked by a logistic regression fitted on the other folds' predictions
   (:func:`~mmer_utils.audio.deep_and_classic.stack_across_folds`).
+
+The members' own scores are printed, not recorded: their records are ``audio-deep``'s and
+``audio-classic``'s (same names and protocol), which this run must not overwrite.
 
 A deep model whose six folds are not all finished is left out with one line saying so:
 run ``python -m mmer_utils.bench audio-deep --full`` first (it resumes). Without ``--full``
@@ -88,9 +90,8 @@ def run(full: bool, command: str) -> list[BenchRecord]:
     print(f"{CLASSIC}: accuracy {members[CLASSIC].pooled['accuracy']:.3f} "
           f"({time.perf_counter() - start:.0f} s)", flush=True)
 
+    # the members' own rows are audio-deep's and audio-classic's records (same names and protocol): only printed here
     records = []
-    for name, res in members.items():
-        records += _records(name, res, protocol, command, {"role": "member, on the clips of the combinations"})
     combos = [[name, CLASSIC] for name in names] + ([names + [CLASSIC]] if len(names) > 1 else [])
     for combo in combos:
         parts = [members[n] for n in combo]
