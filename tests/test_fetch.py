@@ -379,3 +379,11 @@ def test_available_says_in_one_line_what_is_missing_and_fetches_in_colab(fake_me
     assert datasets.available("meld") is True
     assert len(datasets.load_meld()) == 10
     assert datasets.available("essays", quiet=True) is False  # ... but the essays never are
+
+
+def test_a_folder_without_checksums_says_it_was_not_hash_checked(tmp_path):
+    from mmer_utils.datasets.integrity import VerifyReport
+
+    line = VerifyReport("ravdess_au", tmp_path, checksum_source="nothing").summary()
+    assert "not hash-checked" in line and "0 file(s)" not in line
+    assert "3 file(s) checked against MANIFEST.sha256" in VerifyReport("x", tmp_path, "MANIFEST.sha256", 3).summary()

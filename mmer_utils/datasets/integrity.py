@@ -34,7 +34,11 @@ class VerifyReport:
 
     def summary(self) -> str:
         state = "OK" if self.ok else f"{len(self.problems)} problem(s)"
-        lines = [f"{self.name}: {state} ({self.checked} file(s) checked against {self.checksum_source}) at {self.path}"]
+        if self.checked == 0 and self.checksum_source == "nothing":  # present, but nothing to compare its files with
+            checks = "present; its files are not hash-checked: no MANIFEST.sha256 in the folder and no shipped checksums"
+        else:
+            checks = f"{self.checked} file(s) checked against {self.checksum_source}"
+        lines = [f"{self.name}: {state} ({checks}) at {self.path}"]
         lines += [f"  problem: {p}" for p in self.problems[:20]]
         if len(self.problems) > 20:
             lines.append(f"  ... and {len(self.problems) - 20} more")
