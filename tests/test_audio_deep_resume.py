@@ -81,3 +81,37 @@ def test_fold_weights_hold_no_optimizer_state(tmp_path):
     model = est.build_fn((32, 16, 1), 4)  # cnn2d on (frames, mels, 1)
     assert n_arrays == len(model.get_weights()) and n_values == model.count_params()
     assert res.proba.shape == (16, 8)
+
+
+def test_fold_ensemble_averages_the_committed_fold_networks_and_ships_as_one_file(tmp_path):
+    """The shipped deep voice model: the fold networks averaged into one .keras file (no training)."""
+    from mmer_utils.audio.predict import AudioEmotionModel
+    from mmer_utils.errors import DataNotFoundError
+
+    X, y, actors = _data()
+    res = models.train_eval_actor_folds(_estimator(), X, y, actors, folds=[0, 1], model_dir=tmp_path / "m",
+                                        progress=False, labels=list(LABELS))
+    ens = models.fold_ensemble(tmp_path / "m", _estimator(), X.shape[1:] + (1,), n_folds=2)
+    assert ens.classes_.tolist() == sorted(LABELS.tolist())
+    # each member alone gives its fold's recorded test probabilities; the ensemble gives their mean
+    members = [layer for layer in ens.model_.layers if layer.name.startswith("fold")]
+    assert [m.name for m in members] == ["fold0", "fold1"]
+    test0 = res.index[: int(res.per_fold.n_test[0])]
+    member0 = members[0].predict(X[test0][..., None], verbose=0)
+    order = [list(ens.classes_).index(c) for c in LABELS]
+    np.testing.assert_allclose(member0[:, order], res.proba[: len(test0)], atol=1e-5)
+    mean = np.mean([m.predict(X[..., None], verbose=0) for m in members], axis=0)
+    np.testing.assert_allclose(ens.predict_proba(X), mean, atol=1e-6)
+
+    # as a shipped voice model: .keras, loaded in safe mode, the same answers
+    path = AudioEmotionModel(ens, kind="logmel", logmel_params={"n_mels": 16}, labels=list(LABELS)).save(
+        tmp_path / "voice.keras")
+    loaded = AudioEmotionModel.load(path)
+    np.testing.assert_allclose(loaded.estimator.predict_proba(X), mean, atol=1e-6)
+
+    with pytest.raises(DataNotFoundError, match="fold 2 .* not finished"):
+        models.fold_ensemble(tmp_path / "m", _estimator(), X.shape[1:] + (1,), n_folds=3)
+    weights = tmp_path / "m" / "fold1.weights.npz"
+    weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(ChecksumError, match="fold1.weights.npz"):
+        models.fold_ensemble(tmp_path / "m", _estimator(), X.shape[1:] + (1,), n_folds=2)

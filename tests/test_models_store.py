@@ -202,3 +202,28 @@ def test_a_finished_training_replaces_its_checkpoint_with_the_shipped_model(tmp_
     assert face.predict_proba(np.zeros((2, 48, 48), np.uint8)).shape == (2, 7)
     rows = json.loads((tmp_path / "results" / "video.json").read_text())
     assert {r["metric"] for r in rows} == {"accuracy", "macro_f1"} and all(r["extra"]["finished"] for r in rows)
+
+
+def test_the_voice_release_ships_the_best_finished_model_of_the_actor_folds(monkeypatch):
+    """voice_winner reads results/audio.json: a deep model wins only with its six folds committed and recorded."""
+    from mmer_utils.audio import experiment
+    from mmer_utils.models import recipes
+
+    classic, lstm, cnn = recipes.VOICE_ROW[0], "CNN-LSTM (log-mel windows)", "2-D CNN (whole log-mel)"
+    scores = {classic: 0.58, lstm: 0.46, cnn: 0.63}
+    finished = {lstm: 6, cnn: 6}
+
+    def row(chapter, model, protocol, metric, split="test"):
+        if model not in scores:
+            raise store.ModelStoreError(f"no row for {model}")
+        return {"value": scores[model]}
+
+    monkeypatch.setattr(recipes, "result_row", row)
+    monkeypatch.setattr(experiment, "published_fold_runs", lambda name: [{}] * finished.get(name, 0))
+    assert recipes.voice_winner() == (cnn, 0.63)
+    finished[cnn] = 5                       # a run still training is not shipped
+    assert recipes.voice_winner() == (classic, 0.58)
+    finished[cnn], scores[lstm] = 6, 0.70   # the best recorded deep model wins
+    assert recipes.voice_winner() == (lstm, 0.70)
+    del scores[lstm], scores[cnn]           # folds committed but not recorded: the classic model stays
+    assert recipes.voice_winner() == (classic, 0.58)

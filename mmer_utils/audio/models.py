@@ -342,6 +342,68 @@ def _fold_from_weights(model_dir: Path | None, fold: Fold, make_estimator, X, gr
     return {"proba": proba, "row": info["row"], "histories": info["histories"]}
 
 
+def fold_ensemble(model_dir, make_estimator, input_shape, *, n_folds: int = 6):
+    """One network that averages the probabilities of a finished run's fold models: a cross-validation
+    ensemble, ready to ``predict_proba`` and to ``save`` as one ``.keras`` file.
+
+    Each fold model of :func:`train_eval_actor_folds` trained on 16 actors and stopped on 4 others,
+    so together the six have heard all 24 actors; averaging them is the course's way to use every
+    actor without a seventh, unvalidated training (no epoch count is chosen on test actors). Its honest
+    score is the members' cross-validated one: every actor is a training actor of five members.
+
+    Parameters
+    ----------
+    model_dir : Path
+        The run's folder under ``models/checkpoints/audio_deep/`` (``fold<k>.json`` + weights).
+    make_estimator : KerasEstimator
+        The run's estimator (:func:`make_estimator`): its network builder and ``transform``.
+    input_shape : tuple
+        One example's network input, e.g. ``(351, 64, 1)`` for :func:`build_cnn2d`.
+
+    Returns
+    -------
+    KerasEstimator with ``model_`` (inputs -> the members' mean) and ``classes_``.
+
+    >>> est = fold_ensemble(folder, make_estimator("cnn2d"), (351, 64, 1))   # doctest: +SKIP
+    >>> est.model_.output_shape                                               # doctest: +SKIP
+    (None, 8)
+    """
+    import keras
+    from keras import layers
+
+    from ..datasets.download import sha256sum
+    from ..errors import ChecksumError, DataNotFoundError
+
+    model_dir = Path(model_dir)
+    members, classes = [], None
+    for k in range(n_folds):
+        js = model_dir / f"{_stem(k)}.json"
+        if not js.is_file():
+            raise DataNotFoundError(f"fold {k} of {model_dir} is not finished ({js.name} missing): "
+                                    "run python -m mmer_utils.bench audio-deep --full first")
+        saved = json.loads(js.read_text())["weights"]
+        if len(saved) != 1:
+            raise ValueError(f"{js.name} holds one model per group ({sorted(saved)}): only one model per fold "
+                             "can be averaged")
+        saved = next(iter(saved.values()))
+        path = model_dir / saved["file"]
+        if not path.is_file() or sha256sum(path) != saved["sha256"]:
+            raise ChecksumError(f"{path} is missing or does not match its SHA-256 in {js.name}")
+        if classes is not None and saved["classes"] != classes:
+            raise ValueError(f"fold {k} orders its classes {saved['classes']}, fold 0 {classes}")
+        classes = saved["classes"]
+        net = _fresh(make_estimator).build_fn(tuple(input_shape), len(classes), name=f"fold{k}")
+        with np.load(path, allow_pickle=False) as w:
+            net.set_weights([w[key] for key in sorted(w.files)])
+        members.append(net)
+    inputs = keras.Input(tuple(input_shape), name="logmel")
+    outputs = layers.Average(name="mean_of_folds")([net(inputs) for net in members])
+    est = _fresh(make_estimator)
+    est.model_ = keras.Model(inputs, outputs, name=f"{n_folds}_fold_ensemble")
+    est.classes_ = np.asarray(classes, dtype=object)
+    return est
+
+
 def results_cache(name: str, **settings) -> Path:
     """A folder for the resumable fold results of one configuration: ``cache_dir("audio_deep", name, <hash>)``.
 
