@@ -248,6 +248,34 @@ def test_evaluate_fusion_on_actor_folds_with_a_missing_modality():
         av.evaluate_fusion(lambda: _lr("audio"), data, folds=[9])
 
 
+def test_a_member_scored_elsewhere_on_the_same_actor_folds_fuses_late_with_the_face_model():
+    """The ensemble benchmark's deep voice rows: out-of-fold probabilities of a model trained elsewhere."""
+    from mmer_utils.splits import actor_folds
+
+    X, y = two_modality_problem(24 * 20, seed=4)
+    actors = np.repeat(np.arange(1, 25), 20)
+    frame = pd.DataFrame({"actor": actors, "path": [f"clip{i}.wav" for i in range(len(y))]})
+    data = av.AVData(X=X, blocks=BLOCKS, y=y, actors=actors, frame=frame)
+    member = av.evaluate_fusion(lambda: _lr("audio"), data, labels=[0, 1, 2, 3])   # the "voice chapter's" model
+    member.per_fold["test_actors"] = [", ".join(map(str, actor_folds()[f])) for f in member.per_fold.fold]
+    member.frame = frame
+    proba = av.member_proba(data, member, labels=[0, 1, 2, 3])
+    np.testing.assert_allclose(proba[member.index], member.proba)
+    out = av.fuse_with_member(data, proba, labels=[0, 1, 2, 3], name="voice", quick=True)
+    assert list(out) == ["voice alone", "late fusion (voice + face): average", "late fusion (voice + face): product"]
+    assert out["voice alone"].pooled == member.pooled
+    assert out["late fusion (voice + face): product"].pooled["accuracy"] > member.pooled["accuracy"] + 0.1
+    assert len(out["voice alone"].per_fold) == 6
+
+    shifted = member.per_fold.copy()
+    shifted["test_actors"] = shifted["test_actors"].tolist()[1:] + shifted["test_actors"].tolist()[:1]
+    member.per_fold = shifted                   # trained on other folds: its "test" clips may be our training clips
+    with pytest.raises(FusionInputError, match="fold 0 tests actors"):
+        av.member_proba(data, member, labels=[0, 1, 2, 3])
+    with pytest.raises(FusionInputError, match="shape"):
+        av.fuse_with_member(data, proba[:10], labels=[0, 1, 2, 3])
+
+
 # --------------------------------------------------------------------------- shared vocabulary
 
 

@@ -60,10 +60,42 @@ def run(full: bool = True, command: str = "python -m mmer_utils.bench ensemble -
                     train_seconds=round(res.fit_seconds, 1), command=command,
                     extra={"family": av.family(name), "corruption": [modality, mode], "full": full}))
 
+    if full:
+        records += _deep_voice_records(data, protocol, command)
     if fer:
         records += _fer_records(command)
     if progress:
         print(f"ensemble benchmark: {time.perf_counter() - start:.0f} s")
+    return records
+
+
+def _deep_voice_records(data, protocol: str, command: str) -> list[BenchRecord]:
+    """The shipped voice model's deep network (the voice chapter's best on the same six actor folds, its
+    committed fold networks: nothing trained here) fused late with the face model trained on each fold."""
+    from ..audio import experiment
+    from ..fusion import audiovisual as av
+    from ..models.recipes import VOICE_ROW, voice_winner
+
+    name, _ = voice_winner()
+    if name == VOICE_ROW[0]:
+        print("deep voice fusion rows skipped: no deep voice model beats the classic one on the actor folds")
+        return []
+    member = experiment.evaluate(name, **experiment.MODELS[name], progress=False)
+    proba = av.member_proba(data, member)
+    results = av.fuse_with_member(data, proba, name=name)
+    records = []
+    for model, res in results.items():
+        extra = {"family": "single modality" if model.endswith("alone") else "late", "n_clips": len(data),
+                 "n_folds": int(len(res.per_fold)), "full": True,
+                 "fold_accuracy": [round(float(a), 4) for a in res.per_fold["accuracy"]],
+                 "voice_member": f"{name}: its six fold networks (python -m mmer_utils.bench audio-deep --full), "
+                                 "each scoring its own test actors",
+                 "voice_member_train_seconds": round(member.fit_seconds, 1)}
+        seconds = member.fit_seconds + (0.0 if model.endswith("alone") else res.fit_seconds)
+        for metric in METRICS:
+            records.append(BenchRecord(chapter=CHAPTER, model=model, protocol=protocol, split="test", metric=metric,
+                                       value=float(res.pooled[metric]), train_seconds=round(seconds, 1),
+                                       command=command, extra=extra))
     return records
 
 

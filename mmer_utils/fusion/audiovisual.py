@@ -950,6 +950,82 @@ def _proba_in(model, X, labels) -> np.ndarray:
     return out
 
 
+def member_proba(data: AVData, member, *, labels: Sequence = RAVDESS) -> np.ndarray:
+    """A model evaluated elsewhere on the same six actor folds (e.g. the voice chapter's deep 2-D CNN,
+    :func:`mmer_utils.audio.experiment.evaluate`) as out-of-fold probabilities aligned with ``data``'s
+    rows: each clip scored by the network of the fold that holds its actor out.
+
+    ``member``: a :class:`~mmer_utils.evaluation.FoldResults` of all six folds whose ``index`` points at
+    the rows of ``member.frame`` (or of :func:`mmer_utils.datasets.load_ravdess`) and whose ``per_fold``
+    names each fold's test actors. A member trained on other folds than :func:`iter_actor_splits`'s
+    is refused: its "test" clips could be training clips of the fusion's fold.
+    """
+    from ..datasets import load_ravdess
+
+    labels = list(labels)
+    if member.proba is None or list(member.labels) != labels:
+        raise FusionInputError(f"the member needs probabilities in the columns {labels}")
+    for row in member.per_fold.to_dict("records"):
+        theirs = sorted(int(a) for a in str(row["test_actors"]).split(","))
+        ours = sorted(int(a) for a in actor_folds()[int(row["fold"])])
+        if theirs != ours:
+            raise FusionInputError(f"the member's fold {row['fold']} tests actors {theirs}, the fusion's {ours}")
+    frame = getattr(member, "frame", None)
+    frame = load_ravdess() if frame is None else frame
+    by_path = dict(zip(frame.path.iloc[member.index].astype(str), member.proba))
+    missing = [p for p in data.frame.path.astype(str) if p not in by_path]
+    if missing:
+        raise FusionInputError(f"the member has no prediction for {len(missing)} clip(s) of the data, e.g. "
+                               f"{missing[0]}: evaluate it on all six folds")
+    return np.stack([by_path[p] for p in data.frame.path.astype(str)]).astype(np.float64)
+
+
+def fuse_with_member(data: AVData, voice_proba, *, rules=("mean", "product"), folds: Sequence[int] | None = None,
+                     quick: bool = False, labels: Sequence = RAVDESS, seed: int = 42,
+                     name: str = "deep voice") -> dict[str, FusionResults]:
+    """Late fusion of a voice member evaluated elsewhere (``voice_proba``, :func:`member_proba`) with
+    the face model trained here on each fold (action units + LR, C chosen on the validation actors).
+
+    Nothing is fitted on the fused probabilities (equal weights; no test actor is seen), so each rule
+    is as leak-free as its members. Returns ``{"<name> alone": ..., "late fusion (<name> + face): <rule>": ...}``.
+    """
+    from ..fusion.stacking import average_probas
+
+    labels = list(labels)
+    voice_proba = np.asarray(voice_proba, dtype=np.float64)
+    if voice_proba.shape != (len(data.y), len(labels)):
+        raise FusionInputError(f"voice_proba has shape {voice_proba.shape}, expected {(len(data.y), len(labels))}")
+    face = evaluate_fusion(fusion_methods(data.blocks, quick=quick, seed=seed)["face alone (action units, LR)"],
+                           data, folds=folds, labels=labels, name="face alone (action units, LR)")
+    rows = face.index
+    out = {}
+    combos = {f"{name} alone": lambda pv, pf: pv}
+    combos.update({f"late fusion ({name} + face): {'average' if r == 'mean' else r}":
+                   (lambda r: lambda pv, pf: average_probas([pv, pf], rule=r))(r) for r in rules})
+    for key, combine in combos.items():
+        proba = combine(voice_proba[rows], face.proba)
+        out[key] = _fold_scores(face, proba, labels, name=key)
+    return out
+
+
+def _fold_scores(template: FusionResults, proba: np.ndarray, labels, *, name: str) -> FusionResults:
+    """``template``'s folds and test rows scored with other probabilities (no training time of its own)."""
+    from ..evaluation import headline_scores
+
+    y_pred = np.asarray(labels, dtype=object)[proba.argmax(axis=1)]
+    if template.y_true.dtype.kind != "O":   # as pooled_results: the labels' own type (ints stay ints)
+        y_pred = y_pred.astype(template.y_true.dtype if template.y_true.dtype.kind != "U" else str)
+    per_fold = template.per_fold[["fold", "test_actors", "n_test"]].copy() if "test_actors" in template.per_fold \
+        else template.per_fold[["fold", "n_test"]].copy()
+    bounds = np.cumsum([0] + per_fold["n_test"].tolist())
+    per_fold["accuracy"] = [float(np.mean(template.y_true[a:b] == y_pred[a:b])) for a, b in zip(bounds[:-1], bounds[1:])]
+    per_fold["best_params"] = None
+    return FoldResults(protocol=template.protocol, per_fold=per_fold,
+                       pooled=headline_scores(template.y_true, y_pred, labels=labels), y_true=template.y_true,
+                       y_pred=y_pred, index=template.index, fit_seconds=template.fit_seconds, labels=labels,
+                       proba=proba, name=name)
+
+
 def compare_fusion(data: AVData, methods: dict[str, Callable] | None = None, *, folds=None, quick: bool = False,
                    corruptions=DEFAULT_CORRUPTIONS, seed: int = 42, keep_models: bool = False,
                    progress: bool = True) -> dict[str, FusionResults]:
