@@ -10,7 +10,7 @@
   validation score, :func:`validation_scores_callback`); :func:`resumable_callbacks`,
   the same with counters that survive an interruption.
 * :func:`class_weights`: weights that make every class count the same in the loss.
-* :func:`plot_history`: training curves.
+* :func:`plot_history`: training curves (:func:`integer_epochs`: whole-epoch ticks on any axes).
 * :class:`KerasEstimator`: the course's **one** Keras training loop, behind the
   scikit-learn interface (``fit`` / ``predict`` / ``predict_proba`` / ``classes_``,
   ``sklearn.base.clone`` works), saved and loaded in Keras' native ``.keras`` format;
@@ -332,6 +332,21 @@ def _resumable_classes():
 # --------------------------------------------------------------------------- figures
 
 
+def integer_epochs(*axes) -> None:
+    """Put the x-axis ticks (epochs) of each of ``axes`` on whole numbers only: 1, 2, 3 ..., never 1.5.
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots(); _ = ax.plot([1, 2], [0.5, 0.4]); integer_epochs(ax)
+    >>> all(float(t).is_integer() for t in ax.get_xticks()); plt.close(fig)
+    True
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def plot_history(history, *, metrics: Sequence[str] = ("loss", "accuracy"), axes=None, title: str | None = None):
     """Training and validation curves of a Keras ``History`` (or its ``.history`` dict).
 
@@ -355,7 +370,6 @@ def plot_history(history, *, metrics: Sequence[str] = ("loss", "accuracy"), axes
     array of matplotlib axes
     """
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     hist = history.history if hasattr(history, "history") else dict(history)
     metrics = [m for m in metrics if m in hist]
@@ -370,7 +384,7 @@ def plot_history(history, *, metrics: Sequence[str] = ("loss", "accuracy"), axes
             ax.plot(epochs, hist[f"val_{m}"], label="validation")
         if best is not None:
             ax.axvline(best + 1, color="grey", ls="--", lw=1, label="best epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        integer_epochs(ax)  # epochs are whole numbers
         ax.set_xlabel("epoch")
         ax.set_ylabel(m)
         ax.legend(fontsize=8)

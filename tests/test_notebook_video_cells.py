@@ -140,11 +140,11 @@ def test_curves_have_whole_epoch_ticks():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from mmer_utils.video import experiment
+    from mmer_utils import training
 
     history = {"loss": [1.9, 1.7, 1.6], "val_loss": [1.95, 1.8, 1.85], "accuracy": [0.2, 0.3, 0.35],
                "val_accuracy": [0.18, 0.25, 0.24]}
-    axes = experiment.plot_history(history)
+    axes = training.plot_history(history)
     for ax in np.atleast_1d(axes):
         ax.figure.canvas.draw()
         lo, hi = ax.get_xlim()
@@ -155,9 +155,9 @@ def test_curves_have_whole_epoch_ticks():
 
 def test_deep_notebook_draws_its_curves_with_whole_epochs():
     cells = "\n".join(code_cells(DEEP))
-    assert "training.plot_history(" not in cells, "use experiment.plot_history (whole-epoch ticks)"
-    assert cells.count("experiment.plot_history(") >= 3
-    assert cells.count("experiment.integer_epochs(") >= 3
+    assert cells.count("training.plot_history(") >= 3
+    assert cells.count("training.integer_epochs(") >= 3
+    assert "experiment.plot_history(" not in cells and "MaxNLocator" not in cells   # one helper: training's
 
 
 # --------------------------------------------------------------------------- what went wrong

@@ -139,34 +139,6 @@ def notebook_settings(kind: str, *, quick: bool, epochs: int | None = None, **ov
     return settings
 
 
-def plot_history(history, **kwargs):
-    """:func:`mmer_utils.training.plot_history` with whole epochs on the x axis (1, 2, 3 ..., never 1.5).
-
-    Parameters
-    ----------
-    history : keras History or dict
-    **kwargs
-        Passed on (``metrics``, ``axes``, ``title``).
-
-    Returns
-    -------
-    array of matplotlib axes
-    """
-    from .. import training
-
-    axes = training.plot_history(history, **kwargs)
-    for ax in np.atleast_1d(axes):
-        integer_epochs(ax)
-    return axes
-
-
-def integer_epochs(ax) -> None:
-    """Put the ticks of ``ax``'s x axis (epochs) on whole numbers only."""
-    from matplotlib.ticker import MaxNLocator
-
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-
-
 def prediction_check(y_true, proba, y_train, *, n_classes: int = 7) -> dict:
     """What a quick model's predictions show: collapse to a few classes, and where it stands
     against the majority class and chance.
