@@ -51,6 +51,7 @@ def finished_deep_models(n_folds: int = 6) -> list[str]:
 def run(full: bool, command: str) -> list[BenchRecord]:
     """Combine the deep and classic voice models; ``full=False`` is a smoke run (fold 0, few actors)."""
     from ..audio import baselines, features
+    from .audio_deep import training_effort
     from ..audio.deep_and_classic import classic_fold_probas, soft_vote, stack_across_folds
     from ..datasets import load_ravdess
     from ..labels import RAVDESS
@@ -103,5 +104,8 @@ def run(full: bool, command: str) -> list[BenchRecord]:
             res.fit_seconds = seconds  # the members' training: the combination itself costs milliseconds
             model = f"{label} of {' + '.join(combo)}"
             print(f"{model}: accuracy {res.pooled['accuracy']:.3f}", flush=True)
-            records += _records(model, res, protocol, command, {"members": combo, "combination": label})
+            deep_epochs = sum(training_effort(members[n]).get("epochs", 0) for n in combo if n != CLASSIC)
+            records += _records(model, res, protocol, command, {
+                "members": combo, "combination": label, "epochs": deep_epochs,  # the deep members' epochs
+                "cpu_hours": round(seconds / 3600, 2)})
     return records

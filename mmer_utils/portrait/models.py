@@ -9,9 +9,10 @@ Big Five       TF-IDF -> one logistic regression per       the essays (trained h
 text emotion   TF-IDF -> logistic regression, carried by   MELD train utterances (7 emotions)
                the TextAnswerModel
                (:class:`~mmer_utils.text.predict.TextEmotionModel`)
-voice          clip features -> scaler -> SVM              RAVDESS speech (trained here: minus the
-               (:class:`~mmer_utils.audio.predict.         held-out actors)
-               AudioEmotionModel`, classic kind)
+voice          shipped: the voice chapter's best model     RAVDESS speech (trained here: minus the
+               (its card); trained here: clip features     held-out actors)
+               -> scaler -> SVM (:class:`~mmer_utils.
+               audio.predict.AudioEmotionModel`)
 face           :class:`~mmer_utils.video.predict.          FER2013 Training
                FaceEmotionModel`: the shipped CNN, the
                video chapter's saved model, or HOG +
