@@ -75,6 +75,7 @@ def _deep_voice_records(data, protocol: str, command: str) -> list[BenchRecord]:
     from ..audio import experiment
     from ..fusion import audiovisual as av
     from ..models.recipes import VOICE_ROW, voice_winner
+    from .audio_deep import training_effort
 
     name, _ = voice_winner()
     if name == VOICE_ROW[0]:
@@ -90,7 +91,7 @@ def _deep_voice_records(data, protocol: str, command: str) -> list[BenchRecord]:
                  "fold_accuracy": [round(float(a), 4) for a in res.per_fold["accuracy"]],
                  "voice_member": f"{name}: its six fold networks (python -m mmer_utils.bench audio-deep --full), "
                                  "each scoring its own test actors",
-                 "voice_member_train_seconds": round(member.fit_seconds, 1)}
+                 "voice_member_train_seconds": round(member.fit_seconds, 1), **training_effort(member)}
         seconds = member.fit_seconds + (0.0 if model.endswith("alone") else res.fit_seconds)
         for metric in METRICS:
             records.append(BenchRecord(chapter=CHAPTER, model=model, protocol=protocol, split="test", metric=metric,
