@@ -49,7 +49,7 @@ from ..evaluation import Fold, FoldResults, headline_scores, pooled_results, run
 from ..evaluation import recall_table  # noqa: F401 (the notebooks call av.recall_table)
 from ..labels import RAVDESS
 from ..splits import actor_folds, iter_actor_splits
-from .stacking import AveragingEnsemble, FusionInputError, StackingEnsemble, fit_one
+from .stacking import AveragingEnsemble, FusionInputError, StackingEnsemble, average_probas, fit_one
 
 MODALITIES = ("audio", "face")
 #: Test-time corruptions of :func:`evaluate_fusion`: (modality, mode).
@@ -989,8 +989,6 @@ def fuse_with_member(data: AVData, voice_proba, *, rules=("mean", "product"), fo
     Nothing is fitted on the fused probabilities (equal weights; no test actor is seen), so each rule
     is as leak-free as its members. Returns ``{"<name> alone": ..., "late fusion (<name> + face): <rule>": ...}``.
     """
-    from ..fusion.stacking import average_probas
-
     labels = list(labels)
     voice_proba = np.asarray(voice_proba, dtype=np.float64)
     if voice_proba.shape != (len(data.y), len(labels)):
