@@ -476,3 +476,54 @@ def pooled_results(protocol: str, outputs: Sequence[dict], y, *, labels: Sequenc
                        proba=np.concatenate(probas) if len(probas) == len(outputs) else None,
                        histories=[o["history"] for o in outputs if "history" in o],
                        models=[o["model"] for o in outputs] if keep_models else [], name=name)
+
+
+def rescored(template: FoldResults, proba, *, name: str = "", labels: Sequence | None = None) -> FoldResults:
+    """``template``'s folds and test rows scored with other probabilities (an ensemble, a fusion rule).
+
+    Nothing is trained: the result keeps ``template``'s protocol, test rows, true labels
+    and training time, and its per-fold table keeps the fold columns (``fold``,
+    ``test_actors`` when present, ``n_test``) with the accuracy recomputed. Predictions
+    take the type of ``template.y_true``, as in :func:`pooled_results`.
+
+    Parameters
+    ----------
+    template : FoldResults
+        The run whose folds and pooled test rows ``proba`` covers, in the same order.
+    proba : array (n, n_labels)
+        New probabilities, columns in ``labels`` order.
+    name : str
+        The new run's name.
+    labels : sequence or None
+        Class order of ``proba``; default ``template.labels``.
+
+    Returns
+    -------
+    FoldResults
+
+    >>> import pandas as pd
+    >>> run = FoldResults("demo", pd.DataFrame({"fold": [0, 1], "n_test": [2, 2]}), {}, np.array(["a", "b", "a", "b"]),
+    ...                   np.array(["a", "a", "a", "a"]), np.arange(4), 1.0, labels=["a", "b"])
+    >>> new = rescored(run, [[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3]])
+    >>> new.per_fold["accuracy"].tolist(), new.pooled["accuracy"]
+    ([1.0, 0.5], 0.75)
+    """
+    labels = list(template.labels if labels is None else labels)
+    proba = np.asarray(proba)
+    if proba.shape != (len(template.y_true), len(labels)):
+        raise ValueError(f"proba must be ({len(template.y_true)}, {len(labels)}): one row per test row of the "
+                         f"template and one column per label, got {proba.shape}")
+    y_true = np.asarray(template.y_true)
+    y_pred = np.asarray(labels, dtype=object)[proba.argmax(axis=1)]
+    if y_true.dtype.kind == "U":   # its own width, as in pooled_results
+        y_pred = y_pred.astype(str)
+    elif y_true.dtype.kind != "O":
+        y_pred = y_pred.astype(y_true.dtype)
+    keep = [c for c in ("fold", "test_actors", "n_test") if c in template.per_fold]
+    per_fold = template.per_fold[keep].copy()
+    bounds = np.cumsum([0] + per_fold["n_test"].tolist())
+    per_fold["accuracy"] = [float(np.mean(y_true[a:b].astype(object) == y_pred[a:b].astype(object)))
+                            for a, b in zip(bounds[:-1], bounds[1:])]
+    return FoldResults(protocol=template.protocol, per_fold=per_fold,
+                       pooled=headline_scores(y_true, y_pred, labels=labels), y_true=y_true, y_pred=y_pred,
+                       index=template.index, fit_seconds=template.fit_seconds, labels=labels, proba=proba, name=name)

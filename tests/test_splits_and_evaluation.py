@@ -141,6 +141,27 @@ def test_pooled_results_keep_labels_longer_than_any_true_label():
     assert res.y_pred.tolist() == ["surprised"] and res.pooled["accuracy"] == 0.0
 
 
+def test_rescored_keeps_the_folds_and_scores_the_new_probabilities():
+    y = np.array(["a", "b", "a", "b", "a", "b"])
+    folds = [evaluation.Fold(0, np.array([2, 3, 4, 5]), np.array([0, 1]), info={"test_actors": "1"}),
+             evaluation.Fold(1, np.array([0, 1, 4, 5]), np.array([2, 3]), info={"test_actors": "2"})]
+    outputs = [{"fold": f, "pred": np.array(["a", "a"]), "fit_seconds": 1.0, "row": {"best_params": {"C": 1}}}
+               for f in folds]
+    run = evaluation.pooled_results("toy", outputs, y, labels=["a", "b"])
+    # columns follow labels: ("b", "a") turns the same table into the opposite predictions
+    proba = np.array([[0.9, 0.1], [0.3, 0.7], [0.4, 0.6], [0.2, 0.8]])
+    new = evaluation.rescored(run, proba, name="other")
+    assert new.y_pred.tolist() == ["a", "b", "b", "b"] and new.y_pred.dtype.kind == "U"
+    assert new.per_fold["accuracy"].tolist() == [1.0, 0.5] and new.pooled["accuracy"] == 0.75
+    assert new.per_fold.columns.tolist() == ["fold", "test_actors", "n_test", "accuracy"]
+    assert new.index.tolist() == run.index.tolist() and new.fit_seconds == 2.0 and new.name == "other"
+    flipped = evaluation.rescored(run, proba, labels=["b", "a"])
+    assert flipped.y_pred.tolist() == ["b", "a", "a", "a"] and flipped.pooled["accuracy"] == 0.25
+    assert run.y_pred.tolist() == ["a", "a", "a", "a"]   # the template is not changed
+    with pytest.raises(ValueError, match="one row per test row"):
+        evaluation.rescored(run, proba[:3])
+
+
 def test_recall_table_puts_runs_side_by_side():
     y = np.array(["a", "b", "a", "b"])
     fold = evaluation.Fold(0, np.array([0]), np.array([1, 2, 3]))

@@ -171,24 +171,17 @@ def restrict(res, folds):
 
 def average(runs):
     """Average the class probabilities of several runs on the same folds: a soft-voting ensemble."""
-    from ..evaluation import headline_scores
-    from .models import DeepFoldResults
+    from ..evaluation import rescored
 
     first = runs[0]
     if any(not np.array_equal(r.index, first.index) for r in runs):
         raise ValueError("runs to average must cover the same test clips in the same order")
-    proba = np.mean([r.proba for r in runs], axis=0)
-    y_pred = np.asarray(first.labels, dtype=object)[proba.argmax(axis=1)]
-    per_fold = first.per_fold[["fold", "test_actors", "n_test"]].copy()
-    per_fold["fit_seconds"] = sum(r.per_fold["fit_seconds"].to_numpy() for r in runs)
-    per_fold["best_epoch"] = None
-    bounds = np.cumsum([0] + per_fold["n_test"].tolist())
-    per_fold["accuracy"] = [float(np.mean(first.y_true[a:b].astype(object) == y_pred[a:b]))
-                            for a, b in zip(bounds[:-1], bounds[1:])]
-    return DeepFoldResults(protocol=first.protocol, per_fold=per_fold,
-                           pooled=headline_scores(first.y_true.astype(object), y_pred, labels=first.labels),
-                           y_true=first.y_true, y_pred=y_pred, index=first.index,
-                           fit_seconds=float(per_fold["fit_seconds"].sum()), labels=first.labels, proba=proba)
+    out = rescored(first, np.mean([r.proba for r in runs], axis=0))
+    # the ensemble costs the training of every member
+    out.per_fold["fit_seconds"] = sum(r.per_fold["fit_seconds"].to_numpy() for r in runs)
+    out.per_fold["best_epoch"] = None
+    out.fit_seconds = float(out.per_fold["fit_seconds"].sum())
+    return out
 
 
 def quick_subset(df, settings: dict | None = None):

@@ -45,7 +45,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import config
-from ..evaluation import Fold, FoldResults, headline_scores, pooled_results, run_folds
+from ..evaluation import Fold, FoldResults, headline_scores, pooled_results, rescored, run_folds
 from ..evaluation import recall_table  # noqa: F401 (the notebooks call av.recall_table)
 from ..labels import RAVDESS
 from ..splits import actor_folds, iter_actor_splits
@@ -1002,26 +1002,8 @@ def fuse_with_member(data: AVData, voice_proba, *, rules=("mean", "product"), fo
                    (lambda r: lambda pv, pf: average_probas([pv, pf], rule=r))(r) for r in rules})
     for key, combine in combos.items():
         proba = combine(voice_proba[rows], face.proba)
-        out[key] = _fold_scores(face, proba, labels, name=key)
+        out[key] = rescored(face, proba, labels=labels, name=key)
     return out
-
-
-def _fold_scores(template: FusionResults, proba: np.ndarray, labels, *, name: str) -> FusionResults:
-    """``template``'s folds and test rows scored with other probabilities (no training time of its own)."""
-    from ..evaluation import headline_scores
-
-    y_pred = np.asarray(labels, dtype=object)[proba.argmax(axis=1)]
-    if template.y_true.dtype.kind != "O":   # as pooled_results: the labels' own type (ints stay ints)
-        y_pred = y_pred.astype(template.y_true.dtype if template.y_true.dtype.kind != "U" else str)
-    per_fold = template.per_fold[["fold", "test_actors", "n_test"]].copy() if "test_actors" in template.per_fold \
-        else template.per_fold[["fold", "n_test"]].copy()
-    bounds = np.cumsum([0] + per_fold["n_test"].tolist())
-    per_fold["accuracy"] = [float(np.mean(template.y_true[a:b] == y_pred[a:b])) for a, b in zip(bounds[:-1], bounds[1:])]
-    per_fold["best_params"] = None
-    return FoldResults(protocol=template.protocol, per_fold=per_fold,
-                       pooled=headline_scores(template.y_true, y_pred, labels=labels), y_true=template.y_true,
-                       y_pred=y_pred, index=template.index, fit_seconds=template.fit_seconds, labels=labels,
-                       proba=proba, name=name)
 
 
 def compare_fusion(data: AVData, methods: dict[str, Callable] | None = None, *, folds=None, quick: bool = False,
