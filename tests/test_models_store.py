@@ -227,3 +227,17 @@ def test_the_voice_release_ships_the_best_finished_model_of_the_actor_folds(monk
     assert recipes.voice_winner() == (lstm, 0.70)
     del scores[lstm], scores[cnn]           # folds committed but not recorded: the classic model stays
     assert recipes.voice_winner() == (classic, 0.58)
+
+
+def test_the_video_benchmark_scores_the_shipped_face_model_under_its_release_name():
+    """`bench video`'s shipped_face member is the store's file, named as the release's row in results/video.json."""
+    from mmer_utils.bench.video import _shipped_face
+    from mmer_utils.results import load_records
+
+    est, name, seconds, extra = _shipped_face()
+    release = [r for r in load_records() if r["chapter"] == "video" and r["model"] == name]
+    assert {(r["metric"], r["split"]) for r in release} >= {("accuracy", "test"), ("accuracy", "val")}
+    assert seconds == release[0]["train_seconds"] and extra["epochs_run"] == release[0]["extra"]["epochs_run"]
+    assert extra["finished"] == store.info("face_emotion").get("finished")
+    X = np.random.default_rng(0).random((4, 48, 48, 1), dtype=np.float32)
+    assert np.allclose(est.predict_proba(X), store.load("face_emotion").classifier.predict_proba(X), atol=1e-6)

@@ -13,6 +13,8 @@
   p-value against the single model with the best PublicTest accuracy.
 
 ``full=False``: 12 actors, folds 0 and 1, few epochs (a smoke run, not saved).
+``MMER_ENSEMBLE_PARTS=fer`` (or ``av``) runs one of the two parts: e.g. the FER2013 rows alone
+after the video benchmark saved new members, without training the fusion models again.
 
 >>> from mmer_utils.bench.ensemble import run                          # doctest: +SKIP
 >>> records = run(full=True, command="python -m mmer_utils.bench ensemble --full")  # doctest: +SKIP
@@ -20,6 +22,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from ..results import BenchRecord
@@ -28,14 +31,47 @@ CHAPTER = "ensemble"
 AV_PROTOCOL = "RAVDESS audio+face, speaker-independent, 6 actor folds (train 16 / val 4 / test 4 actors)"
 FER_PROTOCOL = "FER2013 models combined on PublicTest, scored on PrivateTest"
 METRICS = ("accuracy", "macro_f1", "uar")
+PARTS_ENV = "MMER_ENSEMBLE_PARTS"
+PARTS = ("av", "fer")
+
+
+def selected_parts(environ=None) -> tuple[str, ...]:
+    """The parts to run: ``$MMER_ENSEMBLE_PARTS`` (comma-separated among :data:`PARTS`) or both.
+
+    >>> selected_parts({"MMER_ENSEMBLE_PARTS": "fer"}), selected_parts({})
+    (('fer',), ('av', 'fer'))
+    """
+    from ..errors import MmerError
+
+    env = (os.environ if environ is None else environ).get(PARTS_ENV, "").strip()
+    if not env:
+        return PARTS
+    chosen = tuple(p.strip() for p in env.split(",") if p.strip())
+    unknown = [p for p in chosen if p not in PARTS]
+    if unknown or not chosen:
+        raise MmerError(f"{PARTS_ENV} names unknown parts {unknown or [env]}; choose among {', '.join(PARTS)}")
+    return chosen
 
 
 def run(full: bool = True, command: str = "python -m mmer_utils.bench ensemble --full", *,
         progress: bool = True, fer: bool = True) -> list[BenchRecord]:
     """Evaluate every fusion method (and the FER ensembles when their inputs exist); one record per number."""
+    start = time.perf_counter()
+    parts = selected_parts()
+    records: list[BenchRecord] = []
+    if "av" in parts:
+        records += _av_records(full, command, progress=progress)
+    if fer and "fer" in parts:
+        records += _fer_records(command)
+    if progress:
+        print(f"ensemble benchmark: {time.perf_counter() - start:.0f} s")
+    return records
+
+
+def _av_records(full: bool, command: str, *, progress: bool) -> list[BenchRecord]:
+    """Every fusion method on the RAVDESS actor folds, with corrupted modalities; the deep voice rows in full mode."""
     from ..fusion import audiovisual as av
 
-    start = time.perf_counter()
     data = av.load_audiovisual(quick=not full, progress=progress)
     folds = None if full else [0, 1]
     protocol = AV_PROTOCOL if full else "RAVDESS audio+face, quick smoke run: 12 actors, folds 0-1"
@@ -62,10 +98,6 @@ def run(full: bool = True, command: str = "python -m mmer_utils.bench ensemble -
 
     if full:
         records += _deep_voice_records(data, protocol, command)
-    if fer:
-        records += _fer_records(command)
-    if progress:
-        print(f"ensemble benchmark: {time.perf_counter() - start:.0f} s")
     return records
 
 
